@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccessCodesConfig(AppConfig):
+    """Access codes and access links (issue: access codes)."""
+
+    name = "accesscodes"
+    verbose_name = "Access codes"

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def site(request):
+    return {"dev_outbox": settings.DEBUG and settings.EMAIL_BACKEND.endswith("OutboxEmailBackend")}

@@ -1,0 +1,86 @@
+"""Demo data for `make run`: one office and its people, created idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from offices.models import Membership, Office, Role
+from outsmart.accounts.models import User
+
+DEMO_PASSWORD = "demo-outsmart-2026"  # noqa: S105 - published on purpose, demo only
+DEMO_OFFICE = "Riverside Family Clinic"
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    first_name: str
+    last_name: str
+    role: str | None = None
+    is_admin: bool = False
+    removed: bool = False
+
+
+PEOPLE = [
+    Person("admin@riverside.example", "Amelia", "Hart", Role.PRACTITIONER, is_admin=True),
+    Person("dr.chen@riverside.example", "Daniel", "Chen", Role.PRACTITIONER),
+    Person("dr.okafor@riverside.example", "Ngozi", "Okafor", Role.PRACTITIONER),
+    Person("frontdesk@riverside.example", "Maria", "Lopez", Role.STAFF),
+    Person("billing@riverside.example", "Tom", "Becker", Role.STAFF),
+    Person("scheduling@riverside.example", "Priya", "Nair", Role.STAFF),
+    Person("former.staff@riverside.example", "Sam", "Reed", Role.STAFF, removed=True),
+    Person("patient@riverside.example", "Olivia", "Brown"),
+]
+
+
+def _user(person: Person) -> User:
+    user = User.objects.filter(email__iexact=person.email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email=person.email,
+            password=DEMO_PASSWORD,
+            first_name=person.first_name,
+            last_name=person.last_name,
+        )
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+@transaction.atomic
+def seed_demo() -> tuple[Office, list[Person]]:
+    office, _ = Office.objects.get_or_create(
+        name=DEMO_OFFICE,
+        defaults={
+            "address": "120 River Street, Suite 4\nToronto, ON M5V 2T6",
+            "phone": "+1 416 555 0134",
+            "time_zone": "America/Toronto",
+            # The demo office lets the printed logins work with a password alone;
+            # every real office requires two-factor by default.
+            "require_two_factor": False,
+            "setup_completed_at": timezone.now(),
+        },
+    )
+    admin_user = None
+    for person in PEOPLE:
+        user = _user(person)
+        if person.role is None:
+            continue
+        if person.is_admin:
+            admin_user = user
+        if Membership.objects.filter(office=office, user=user).exists():
+            continue
+        membership = Membership.objects.create(
+            office=office, user=user, role=person.role, is_admin=person.is_admin
+        )
+        if person.removed:
+            membership.removed_at = timezone.now()
+            membership.removed_by = admin_user
+            membership.save(update_fields=["removed_at", "removed_by"])
+    return office, PEOPLE

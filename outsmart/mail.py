@@ -1,0 +1,96 @@
+"""Outgoing email: rendered in the request, sent by a Celery worker after the transaction commits.
+
+One template set per email: templates/emails/<name>.subject.txt, <name>.txt and <name>.html (the
+HTML extends emails/base.html). The text part is rendered without HTML escaping.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template import Context, Template
+from django.template.loader import get_template, render_to_string
+
+logger = logging.getLogger(__name__)
+
+RETRY_BACKOFF = 30  # seconds; doubles each try
+RETRY_BACKOFF_MAX = 15 * 60
+MAX_RETRIES = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try later: the server is away, busy, or answered 4xx."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | OSError)
+
+
+def _render_text(template_name: str, context: dict[str, Any]) -> str:
+    # Text parts must not be HTML-escaped: re-render the source with autoescape off.
+    source = get_template(template_name).template.source
+    return Template("{% autoescape off %}" + source + "{% endautoescape %}").render(
+        Context(context)
+    )
+
+
+def email_render(name: str, context: dict[str, Any]) -> dict[str, Any]:
+    subject = _render_text(f"emails/{name}.subject.txt", context)
+    return {
+        # No line breaks in a subject: a newline there would be header injection.
+        "subject": " ".join(subject.split()),
+        "text": _render_text(f"emails/{name}.txt", context).strip() + "\n",
+        "html": render_to_string(f"emails/{name}.html", context),
+    }
+
+
+def email_queue(*, to: list[str], name: str, context: dict[str, Any]) -> None:
+    """Render email `name` now and send it from a worker once the current transaction commits
+    (never when it rolls back)."""
+    rendered = email_render(name, {**context, "site_url": site_url()})
+    message = {"to": to, **rendered}
+    transaction.on_commit(lambda: send_email.delay(message))
+
+
+def message_queue(message: EmailMultiAlternatives) -> None:
+    """Queue an already-built message (allauth renders its own)."""
+    html = next((c for c, mime in getattr(message, "alternatives", []) if mime == "text/html"), "")
+    payload = {
+        "to": list(message.to),
+        "subject": message.subject,
+        "text": message.body,
+        "html": html,
+    }
+    transaction.on_commit(lambda: send_email.delay(payload))
+
+
+def site_url() -> str:
+    return getattr(settings, "SITE_URL", "").rstrip("/")
+
+
+@shared_task(bind=True, name="outsmart.mail.send_email", max_retries=MAX_RETRIES, acks_late=True)
+def send_email(self, message: dict[str, Any]) -> None:
+    email = EmailMultiAlternatives(
+        subject=message["subject"],
+        body=message["text"],
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=message["to"],
+    )
+    if message.get("html"):
+        email.attach_alternative(message["html"], "text/html")
+    try:
+        email.send()
+    except Exception as exc:
+        if is_transient(exc) and self.request.retries < MAX_RETRIES:
+            countdown = min(RETRY_BACKOFF * 2**self.request.retries, RETRY_BACKOFF_MAX)
+            logger.warning("email send failed (%s), retry in %ss", type(exc).__name__, countdown)
+            raise self.retry(exc=exc, countdown=countdown) from None
+        logger.error("email send failed for good (%s)", type(exc).__name__)
+        raise

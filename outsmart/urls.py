@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django_otp.admin import OTPAdminSite
+
+from outsmart import views
+
+# The admin requires a verified second factor (django-otp); login goes through allauth.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "OutSmart support"
+admin.site.site_title = "OutSmart support"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("outsmart.accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("portal/", include("portal.urls")),
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="account_login", query_string=True),
+        name="admin_login_redirect",
+    ),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    urlpatterns.append(path("dev/outbox/", include("outsmart.devtools.urls")))

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Where "OutSmart" in the header leads: the login page, or the person's own start page."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    return redirect("accounts:overview")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "403_csrf.html", status=403)
