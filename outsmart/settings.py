@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "outsmart.accounts.middleware.TwoFactorMiddleware",
+    "offices.middleware.ClinicIdleTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "outsmart.urls"
@@ -101,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "outsmart.context_processors.site",
+                "offices.context_processors.clinic",
             ],
         },
     },
@@ -177,6 +179,9 @@ OTP_TOTP_ISSUER = "OutSmart"
 OTP_TOTP_THROTTLE_FACTOR = 1
 # Failed second factors per user before the verify page answers 429 for a while.
 TWO_FACTOR_FAILURE_LIMIT = (10, 15 * 60)
+
+# Clinic users are logged out after this long without a request (DESIGN.md, sessions).
+CLINIC_IDLE_TIMEOUT = 30 * 60
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 12 * 60 * 60

@@ -15,6 +15,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("outsmart.accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("office/", include("offices.urls")),
+    path("", include("records.urls")),
     path("portal/", include("portal.urls")),
     path(
         "admin/login/",

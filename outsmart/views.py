@@ -8,7 +8,14 @@ def home(request: HttpRequest) -> HttpResponse:
     """Where "OutSmart" in the header leads: the login page, or the person's own start page."""
     if not request.user.is_authenticated:
         return redirect("account_login")
-    return redirect("accounts:overview")
+    from offices.access import current_membership
+
+    membership = current_membership(request)
+    if membership is None:
+        return redirect("accounts:overview")
+    if membership.is_admin and not membership.office.is_set_up:
+        return redirect("offices:edit")
+    return redirect("offices:detail")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

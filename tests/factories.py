@@ -1,10 +1,19 @@
+import functools
+
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from offices.models import Membership, Office, Role
 from outsmart.accounts.models import User
 
 PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    # Argon2 is slow on purpose; hash the shared test password once, not once per user.
+    return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -15,7 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    password = factory.LazyFunction(password_hash)
 
     @factory.post_generation
     def verified_email(self, create, extracted, **kwargs):

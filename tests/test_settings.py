@@ -16,7 +16,15 @@ def run_manage(*args, **env):
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_URL", "SECURE_SSL_REDIRECT"}
+        # The browser fixture's async flag must not leak into a production-like process.
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "EMAIL_URL",
+            "SECURE_SSL_REDIRECT",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     base.update(
         {

@@ -60,7 +60,8 @@ def test_clinic_member_sets_up_two_factor_then_logs_in_with_a_backup_code(
     assert page.get_by_text("That code is not right").is_visible()
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(re.compile(r"/accounts/$"))
+    # A clinic member lands on their office.
+    page.wait_for_url(re.compile(r"/office/$"))
     assert page.get_by_text("You signed in with a backup code").is_visible()
 
 

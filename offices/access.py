@@ -1,0 +1,74 @@
+"""`office_view`: what every clinic view is wrapped in.
+
+It resolves the office the person is working in from the session, checked against the live
+membership table on every request (no cached role), and answers for the named permission.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from offices.models import Membership
+from offices.permissions import Perm, has_perm, membership_permissions
+from outsmart.audit.services import audit_record
+
+SESSION_KEY = "current_office_id"
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The active membership of the office selected in this session, or the person's first
+    active membership when none is selected or the selected one is gone. One query."""
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    selected = request.session.get(SESSION_KEY)
+    memberships = list(
+        Membership.objects.active()
+        .filter(user=user)
+        .select_related("office")
+        .order_by("office__name", "office_id")
+    )
+    membership = next((m for m in memberships if m.office_id == selected), None)
+    if membership is None:
+        membership = memberships[0] if memberships else None
+        if membership is None:
+            request.session.pop(SESSION_KEY, None)
+        else:
+            request.session[SESSION_KEY] = membership.office_id
+    request.clinic_memberships = memberships
+    return membership
+
+
+def office_view(perm: Perm) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = current_membership(request)
+            if membership is None:
+                return render(request, "offices/no_office.html", status=403)
+            request.membership = membership
+            request.office = membership.office
+            request.office_perms = membership_permissions(membership)
+            if not has_perm(membership, perm):
+                if request.method == "POST":
+                    audit_record(
+                        action="access.denied",
+                        actor=request.user,
+                        office=membership.office,
+                        request=request,
+                        detail={"view": request.resolver_match.view_name, "needs": str(perm)},
+                    )
+                return render(request, "403.html", status=403)
+            return view(request, *args, **kwargs)
+
+        wrapped.office_permission = perm
+        return wrapped
+
+    return decorator

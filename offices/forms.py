@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from offices.models import Office, time_zone_choices
+from offices.services import OfficeDetails
+
+PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
+
+
+class OfficeForm(forms.Form):
+    name = forms.CharField(label="Office name", max_length=200)
+    address = forms.CharField(
+        label="Address", max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    phone = forms.CharField(
+        label="Phone",
+        max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
+    require_two_factor = forms.BooleanField(
+        label="Require two-factor authentication for everyone in this office",
+        required=False,
+        help_text="Strongly recommended: members must sign in with a code from their phone.",
+    )
+
+    @classmethod
+    def for_office(cls, office: Office, data=None) -> OfficeForm:
+        return cls(
+            data,
+            initial={
+                f: getattr(office, f)
+                for f in ("name", "address", "phone", "time_zone", "require_two_factor")
+            },
+        )
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Enter the office's name.")
+        return name
+
+    def clean_address(self) -> str:
+        lines = [" ".join(line.split()) for line in self.cleaned_data["address"].splitlines()]
+        return "\n".join(line for line in lines if line)
+
+    def clean_phone(self) -> str:
+        phone = " ".join(self.cleaned_data["phone"].split())
+        if not PHONE.match(phone) or sum(c.isdigit() for c in phone) < 7:
+            raise forms.ValidationError("Enter a phone number, e.g. +1 416 555 0134.")
+        return phone
+
+    def details(self) -> OfficeDetails:
+        return OfficeDetails(**self.cleaned_data)
+
+
+class ActivityFilterForm(forms.Form):
+    action = forms.ChoiceField(label="Action", required=False)
+    person = forms.TypedChoiceField(label="Person", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, data, *, actions: list[str], people: list[tuple[int, str]]):
+        super().__init__(data)
+        self.fields["action"].choices = [("", "All actions")] + [(a, a) for a in actions]
+        self.fields["person"].choices = [("", "Everyone")] + [(str(i), n) for i, n in people]

@@ -1,0 +1,171 @@
+"""Office Details page: the Details, Practitioners and Staff, and Activity tabs; removal."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from offices import services
+from offices.access import SESSION_KEY, office_view
+from offices.forms import ActivityFilterForm, OfficeForm
+from offices.models import Membership, Role
+from offices.permissions import Perm
+from offices.selectors import office_team
+from outsmart.audit.models import AuditEvent
+
+ACTIVITY_PAGE_SIZE = 50
+
+
+def _invite_url(role: str) -> str | None:
+    # The invitation form belongs to the invitations app; until it exists the links are shown
+    # disabled rather than pointing nowhere.
+    try:
+        return reverse("invitations:create", kwargs={"role": role})
+    except NoReverseMatch:
+        return None
+
+
+@office_view(Perm.VIEW_OFFICE)
+def office_detail(request: HttpRequest) -> HttpResponse:
+    return render(request, "offices/detail.html", {"tab": "details"})
+
+
+@office_view(Perm.EDIT_OFFICE)
+@require_http_methods(["GET", "POST"])
+def office_edit(request: HttpRequest) -> HttpResponse:
+    office = request.office
+    form = OfficeForm.for_office(office, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        was_set_up = office.is_set_up
+        services.office_update(
+            office=office, details=form.details(), actor=request.user, request=request
+        )
+        if was_set_up:
+            messages.success(request, "Office details saved.")
+        else:
+            messages.success(
+                request,
+                "Office setup is complete. You can now invite your practitioners and staff.",
+            )
+            return redirect("offices:team")
+        return redirect("offices:detail")
+    return render(
+        request,
+        "offices/edit.html",
+        {"form": form, "tab": "details"},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@office_view(Perm.VIEW_OFFICE)
+def team(request: HttpRequest) -> HttpResponse:
+    columns = office_team(request.office)
+    context = {
+        "tab": "team",
+        "columns": [
+            {
+                **vars(columns[Role.PRACTITIONER]),
+                "invite_label": "Invite Practitioner",
+                "invite_url": _invite_url(Role.PRACTITIONER),
+            },
+            {
+                **vars(columns[Role.STAFF]),
+                "invite_label": "Invite Staff",
+                "invite_url": _invite_url(Role.STAFF),
+            },
+        ],
+        "can_manage": Perm.MANAGE_TEAM in request.office_perms,
+    }
+    return render(request, "offices/team.html", context)
+
+
+def _office_membership(request: HttpRequest, membership_id: int) -> Membership:
+    # Another office's membership id answers 404, like one that does not exist.
+    return get_object_or_404(
+        Membership.objects.select_related("user"), pk=membership_id, office=request.office
+    )
+
+
+@office_view(Perm.MANAGE_TEAM)
+@require_http_methods(["GET", "POST"])
+def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = _office_membership(request, membership_id)
+    if membership.user_id == request.user.pk:
+        return redirect("offices:leave")
+    if request.method == "POST":
+        try:
+            services.membership_remove(
+                membership=membership, removed_by=request.user, request=request
+            )
+        except services.MembershipError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"{membership.user} was removed from {request.office}.")
+        return redirect("offices:team")
+    if not membership.is_active:
+        messages.error(request, f"{membership.user} was already removed from this office.")
+        return redirect("offices:team")
+    return render(request, "offices/remove_confirm.html", {"member": membership, "tab": "team"})
+
+
+@office_view(Perm.VIEW_OFFICE)
+@require_http_methods(["GET", "POST"])
+def leave(request: HttpRequest) -> HttpResponse:
+    membership = request.membership
+    if request.method == "POST":
+        try:
+            services.membership_remove(
+                membership=membership, removed_by=request.user, request=request
+            )
+        except services.MembershipError as error:
+            messages.error(request, str(error))
+            return redirect("offices:team")
+        request.session.pop(SESSION_KEY, None)
+        messages.success(request, f"You left {membership.office}.")
+        return redirect("home")
+    return render(request, "offices/leave_confirm.html", {"tab": "team"})
+
+
+@office_view(Perm.MANAGE_TEAM)
+def activity(request: HttpRequest) -> HttpResponse:
+    events = AuditEvent.objects.filter(office=request.office)
+    actions = list(events.order_by().values_list("action", flat=True).distinct())
+    people = [
+        (m.user_id, f"{m.user} ({m.user.email})")
+        for m in Membership.objects.filter(office=request.office)
+        .select_related("user")
+        .order_by("user__email")
+        .distinct()
+    ]
+    form = ActivityFilterForm(request.GET, actions=sorted(actions), people=people)
+    if form.is_valid():
+        if form.cleaned_data["action"]:
+            events = events.filter(action=form.cleaned_data["action"])
+        if form.cleaned_data["person"]:
+            events = events.filter(actor_id=form.cleaned_data["person"])
+    page = Paginator(events.select_related("actor"), ACTIVITY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "offices/activity.html",
+        {"tab": "activity", "page": page, "form": form, "query": query.urlencode()},
+    )
+
+
+@office_view(Perm.VIEW_OFFICE)
+@require_POST
+def switch(request: HttpRequest) -> HttpResponse:
+    raw = request.POST.get("office", "")
+    chosen = next((m for m in request.clinic_memberships if str(m.office_id) == raw), None)
+    if chosen is None:
+        raise Http404("No such office.")
+    request.session[SESSION_KEY] = chosen.office_id
+    messages.info(request, f"You are now working in {chosen.office}.")
+    return redirect("offices:detail")
