@@ -15,31 +15,31 @@ from django.shortcuts import render
 
 from offices.models import Membership
 from offices.permissions import Perm, has_perm, membership_permissions
+from offices.selectors import user_active_memberships
 from outsmart.audit.services import audit_record
 
 SESSION_KEY = "current_office_id"
 
 
+def select_membership(memberships: list[Membership], selected) -> Membership | None:
+    """The membership of the selected office, or the first one when it is not (or no longer)
+    among the person's live memberships."""
+    chosen = next((m for m in memberships if m.office_id == selected), None)
+    return chosen or (memberships[0] if memberships else None)
+
+
 def current_membership(request: HttpRequest) -> Membership | None:
-    """The active membership of the office selected in this session, or the person's first
-    active membership when none is selected or the selected one is gone. One query."""
+    """The active membership of the office selected in this session (checked against the live
+    table: one query), remembered in the session for the next request."""
     user = request.user
     if not user.is_authenticated:
         return None
-    selected = request.session.get(SESSION_KEY)
-    memberships = list(
-        Membership.objects.active()
-        .filter(user=user)
-        .select_related("office")
-        .order_by("office__name", "office_id")
-    )
-    membership = next((m for m in memberships if m.office_id == selected), None)
+    memberships = user_active_memberships(user)
+    membership = select_membership(memberships, request.session.get(SESSION_KEY))
     if membership is None:
-        membership = memberships[0] if memberships else None
-        if membership is None:
-            request.session.pop(SESSION_KEY, None)
-        else:
-            request.session[SESSION_KEY] = membership.office_id
+        request.session.pop(SESSION_KEY, None)
+    elif request.session.get(SESSION_KEY) != membership.office_id:
+        request.session[SESSION_KEY] = membership.office_id
     request.clinic_memberships = memberships
     return membership
 

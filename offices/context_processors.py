@@ -12,24 +12,18 @@ def clinic(request):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return []
-        from offices.models import Membership
+        from offices.selectors import user_active_memberships
 
-        return list(
-            Membership.objects.active()
-            .filter(user=user)
-            .select_related("office")
-            .order_by("office__name", "office_id")
-        )
+        return user_active_memberships(user)
 
     def current():
         membership = getattr(request, "membership", None)
         if membership is not None:
             return membership
-        from offices.access import SESSION_KEY
+        from offices.access import SESSION_KEY, select_membership
 
-        mine = memberships()
-        selected = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-        return next((m for m in mine if m.office_id == selected), mine[0] if mine else None)
+        session = getattr(request, "session", None)
+        return select_membership(memberships(), session.get(SESSION_KEY) if session else None)
 
     return {
         "clinic_memberships": SimpleLazyObject(memberships),

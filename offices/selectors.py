@@ -13,6 +13,16 @@ def user_offices_requiring_two_factor(user) -> QuerySet[Office]:
     )
 
 
+def user_active_memberships(user) -> list[Membership]:
+    """The person's live memberships with their offices, in header order. One query."""
+    return list(
+        Membership.objects.active()
+        .filter(user=user)
+        .select_related("office")
+        .order_by("office__name", "office_id")
+    )
+
+
 @dataclass
 class TeamColumn:
     role: str

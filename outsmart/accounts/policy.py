@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
@@ -18,6 +17,3 @@ def two_factor_required(user) -> bool:
 
 def has_authenticator(user) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-
-
-__all__ = ["has_authenticator", "two_factor_required", "user_has_device"]
