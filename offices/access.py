@@ -7,11 +7,13 @@ membership table on every request (no cached role), and answers for the named pe
 from __future__ import annotations
 
 import functools
+import zoneinfo
 from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from offices.models import Membership
 from offices.permissions import Perm, has_perm, membership_permissions
@@ -66,7 +68,9 @@ def office_view(perm: Perm) -> Callable:
                         detail={"view": request.resolver_match.view_name, "needs": str(perm)},
                     )
                 return render(request, "403.html", status=403)
-            return view(request, *args, **kwargs)
+            # Clinic pages show times in the office's own time zone.
+            with timezone.override(zoneinfo.ZoneInfo(membership.office.time_zone)):
+                return view(request, *args, **kwargs)
 
         wrapped.office_permission = perm
         return wrapped

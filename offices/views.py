@@ -63,7 +63,11 @@ def office_edit(request: HttpRequest) -> HttpResponse:
 
 @office_view(Perm.VIEW_OFFICE)
 def team(request: HttpRequest) -> HttpResponse:
+    from invitations.selectors import office_pending_invitations
+
     columns = office_team(request.office)
+    can_manage = Perm.MANAGE_TEAM in request.office_perms
+    pending = office_pending_invitations(request.office) if can_manage else {}
     context = {
         "tab": "team",
         "columns": [
@@ -71,14 +75,16 @@ def team(request: HttpRequest) -> HttpResponse:
                 **vars(columns[Role.PRACTITIONER]),
                 "invite_label": "Invite Practitioner",
                 "invite_url": _invite_url(Role.PRACTITIONER),
+                "pending": pending.get(Role.PRACTITIONER, []),
             },
             {
                 **vars(columns[Role.STAFF]),
                 "invite_label": "Invite Staff",
                 "invite_url": _invite_url(Role.STAFF),
+                "pending": pending.get(Role.STAFF, []),
             },
         ],
-        "can_manage": Perm.MANAGE_TEAM in request.office_perms,
+        "can_manage": can_manage,
     }
     return render(request, "offices/team.html", context)
 

@@ -37,3 +37,32 @@ def _clear_request_id(**kwargs):
     from outsmart.logging import set_request_id
 
     set_request_id(None)
+
+
+# Publishing gives up quickly: a web request must not hang while the broker is away.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Queue `task` once the current transaction commits (never if it rolls back).
+
+    If the broker cannot be reached the error is logged, not raised: the row the task is about
+    is already committed with its state, and a periodic sweep queues it again later.
+    """
+    import logging
+
+    from django.db import transaction
+
+    def publish() -> None:
+        from kombu.exceptions import OperationalError
+
+        try:
+            task.apply_async(args, kwargs, retry_policy=PUBLISH_RETRY_POLICY)
+        except OperationalError as exc:  # kombu's name for "the broker is unreachable"
+            logging.getLogger("outsmart.tasks").error(
+                "could not queue %s (%s); the periodic sweep will retry",
+                task.name,
+                type(exc).__name__,
+            )
+
+    transaction.on_commit(publish)

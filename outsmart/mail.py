@@ -13,9 +13,10 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template import Context, Template
 from django.template.loader import get_template, render_to_string
+
+from outsmart.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,28 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | OSError)
+
+
+def error_kind(exc: BaseException) -> str:
+    """What went wrong, in words an admin can act on; never the server's full reply (it may
+    echo the address or message)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        return f"address refused ({', '.join(str(c) for c in codes)})"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"mail server answered {exc.smtp_code}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | OSError):
+        return "mail server unreachable"
+    return type(exc).__name__[:64]
+
+
+def message_build(*, to: list[str], subject: str, text: str, html: str = ""):
+    email = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
+    )
+    if html:
+        email.attach_alternative(html, "text/html")
+    return email
 
 
 def _render_text(template_name: str, context: dict[str, Any]) -> str:
@@ -56,7 +79,7 @@ def email_queue(*, to: list[str], name: str, context: dict[str, Any]) -> None:
     (never when it rolls back)."""
     rendered = email_render(name, {**context, "site_url": site_url()})
     message = {"to": to, **rendered}
-    transaction.on_commit(lambda: send_email.delay(message))
+    enqueue_on_commit(send_email, message)
 
 
 def message_queue(message: EmailMultiAlternatives) -> None:
@@ -68,7 +91,7 @@ def message_queue(message: EmailMultiAlternatives) -> None:
         "text": message.body,
         "html": html,
     }
-    transaction.on_commit(lambda: send_email.delay(payload))
+    enqueue_on_commit(send_email, payload)
 
 
 def site_url() -> str:
@@ -77,14 +100,12 @@ def site_url() -> str:
 
 @shared_task(bind=True, name="outsmart.mail.send_email", max_retries=MAX_RETRIES, acks_late=True)
 def send_email(self, message: dict[str, Any]) -> None:
-    email = EmailMultiAlternatives(
-        subject=message["subject"],
-        body=message["text"],
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    email = message_build(
         to=message["to"],
+        subject=message["subject"],
+        text=message["text"],
+        html=message.get("html", ""),
     )
-    if message.get("html"):
-        email.attach_alternative(message["html"], "text/html")
     try:
         email.send()
     except Exception as exc:

@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "outsmart.context_processors.site",
                 "offices.context_processors.clinic",
+                "invitations.context_processors.pending",
             ],
         },
     },
@@ -174,6 +175,9 @@ ACCOUNT_RATE_LIMITS = {
 # Extension point for closed signup: dotted paths of `callable(request) -> bool`. The invitation
 # and portal apps add theirs; with none, nobody can sign up, which is the safe default.
 OUTSMART_SIGNUP_GATES: list[str] = []
+
+# Where "request a review" of an invitation goes (support's queue is in the Django admin).
+SUPPORT_EMAIL = env_str("SUPPORT_EMAIL") or "support@outsmart.localhost"
 
 OTP_TOTP_ISSUER = "OutSmart"
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -261,6 +265,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "outsmart.accounts.tasks.clear_expired_sessions",
         "schedule": 60 * 60,
     },
+    "invitations-requeue": {"task": "invitations.requeue", "schedule": 60},
+    "invitations-expire": {"task": "invitations.expire", "schedule": 10 * 60},
 }
 
 # --- logging ----------------------------------------------------------------------------------
@@ -268,6 +274,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 LOG_REDACTIONS = [
     r"(?i)((?:token|code|key|password|otp|secret)=)[^&\s'\"]+",
     r"(/password/reset/key/)[^/\s'\"]+",
+    r"(/invitations/)(?!\d+/)[^/\s'\"]+",
 ]
 LOGGING = {
     "version": 1,

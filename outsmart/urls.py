@@ -13,8 +13,10 @@ admin.site.site_title = "OutSmart support"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("", include("invitations.invitee_urls")),
     path("accounts/", include("outsmart.accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("office/invitations/", include("invitations.urls")),
     path("office/", include("offices.urls")),
     path("", include("records.urls")),
     path("portal/", include("portal.urls")),

@@ -41,7 +41,8 @@ def pytest_configure(config):
         raise pytest.UsageError("The tests need Redis: use `make test`, or set REDIS_URL.")
     # Each xdist worker gets its own Redis database (cache, rate limits and Celery broker), so
     # workers never consume each other's tasks or flush each other's counters.
-    db = 1 + _worker_number()
+    # OUTSMART_TEST_REDIS_DB lets two test runs share one Redis server without meeting.
+    db = int(os.environ.get("OUTSMART_TEST_REDIS_DB", "1")) + _worker_number()
     url = re.sub(r"/\d*$", "", settings.REDIS_URL.rstrip("/")) + f"/{db}"
     settings.CACHES["default"]["LOCATION"] = url
     settings.CELERY_BROKER_URL = url

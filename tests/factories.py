@@ -1,4 +1,5 @@
 import functools
+from datetime import timedelta
 
 import factory
 from django.contrib.auth.hashers import make_password
@@ -6,6 +7,7 @@ from django.utils import timezone
 
 from offices.models import Membership, Office, Role
 from outsmart.accounts.models import User
+from outsmart.tokens import new_nonce
 
 PASSWORD = "correct horse battery staple"
 
@@ -55,3 +57,28 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = Role.PRACTITIONER
     is_admin = False
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """A pending invitation whose email went out; `.token` gives its link token."""
+
+    class Meta:
+        model = "invitations.Invitation"
+
+    office = factory.SubFactory(OfficeFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.STAFF
+    invited_by = None
+    token_nonce = factory.LazyFunction(new_nonce)
+    token_digest = factory.LazyAttribute(lambda o: _invitation_digest(o.token_nonce))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))
+    delivery_state = "sent"
+    delivery_attempts = 1
+    sent_at = factory.LazyFunction(timezone.now)
+
+
+def _invitation_digest(nonce: str) -> str:
+    from invitations.models import TOKEN_PURPOSE, token_digest
+    from outsmart.tokens import derived_token
+
+    return token_digest(derived_token(TOKEN_PURPOSE, nonce))

@@ -35,6 +35,13 @@ PEOPLE = [
     Person("patient@riverside.example", "Olivia", "Brown"),
 ]
 
+# Pending invitations, so the Practitioners and Staff tab and the outbox show the flow; their
+# emails (with the registration links) are in the development outbox.
+INVITEES = [
+    ("grace.kim@riverside.example", "Grace Kim", Role.PRACTITIONER),
+    ("new.frontdesk@riverside.example", "", Role.STAFF),
+]
+
 
 def _user(person: Person) -> User:
     user = User.objects.filter(email__iexact=person.email).first()
@@ -83,4 +90,23 @@ def seed_demo() -> tuple[Office, list[Person]]:
             membership.removed_at = timezone.now()
             membership.removed_by = admin_user
             membership.save(update_fields=["removed_at", "removed_by"])
+    _invite(office, admin_user)
     return office, PEOPLE
+
+
+def _invite(office: Office, admin_user: User) -> None:
+    from invitations.models import Invitation
+    from invitations.services import invitation_create
+
+    for email, name, role in INVITEES:
+        if Invitation.objects.filter(office=office, email__iexact=email).exists():
+            continue
+        invitation_create(
+            office=office,
+            email=email,
+            role=role,
+            name=name,
+            message="Welcome to the team! Register through this link and approve the invitation.",
+            invited_by=admin_user,
+            enforce_limits=False,
+        )

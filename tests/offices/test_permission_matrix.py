@@ -7,7 +7,7 @@ from tests.conftest import make_authenticator
 
 pytestmark = pytest.mark.django_db
 
-CLINIC_NAMESPACES = {"offices", "records"}
+CLINIC_NAMESPACES = {"offices", "records", "invitations"}
 PERSONAS = ["admin", "practitioner", "staff", "removed_member", "outsider", "patient", "anonymous"]
 
 # GET status per persona, in PERSONAS order. 302 for anonymous is the login redirect;
@@ -21,6 +21,9 @@ EXPECTED = {
     "offices:activity": [200, 403, 403, 403, 200, 403, 302],
     "offices:switch": [405, 405, 405, 403, 405, 403, 302],
     "records:schedule": [200, 200, 200, 403, 200, 403, 302],
+    "invitations:create": [200, 403, 403, 403, 200, 403, 302],
+    "invitations:resend": [405, 403, 403, 403, 405, 403, 302],
+    "invitations:revoke": [405, 403, 403, 403, 405, 403, 302],
     "records:patients": [200, 200, 200, 403, 200, 403, 302],
 }
 
@@ -63,6 +66,12 @@ def test_permission_matrix(name, everyone, client, staff):
     kwargs = {}
     if name == "offices:remove":
         kwargs = {"membership_id": staff.memberships.get().pk}
+    elif name == "invitations:create":
+        kwargs = {"role": "staff"}
+    elif name in ("invitations:resend", "invitations:revoke"):
+        from tests.factories import InvitationFactory
+
+        kwargs = {"invitation_id": InvitationFactory(office=staff.memberships.get().office).pk}
     url = reverse(name, kwargs=kwargs)
     for persona, expected in zip(PERSONAS, EXPECTED[name], strict=True):
         client.logout()

@@ -31,6 +31,11 @@ class Command(BaseCommand):
             else:
                 what = "patient portal account"
             self.stdout.write(f"  {person.email:34} {what}")
+        from outsmart.devtools.demo import INVITEES
+
+        self.stdout.write("Pending invitations (their emails, with the links, are in the outbox):")
+        for email, _name, role in INVITEES:
+            self.stdout.write(f"  {email:34} {role}")
         self.stdout.write(
             "Clinic login: http://127.0.0.1:8000/accounts/login/  "
             "Patient portal: http://127.0.0.1:8000/portal/  "

@@ -1,0 +1,17 @@
+"""The invitee's side (namespace "invitee"): the link from the email, and the pending
+invitations under the person's account."""
+
+from django.urls import path
+
+from invitations import views
+
+app_name = "invitee"
+urlpatterns = [
+    path("invitations/<str:token>/", views.landing, name="landing"),
+    path("invitations/<str:token>/register/", views.register, name="register"),
+    path("invitations/<str:token>/review/", views.review_request, name="review"),
+    path("accounts/invitations/", views.mine, name="list"),
+    path("accounts/invitations/<int:invitation_id>/", views.detail, name="detail"),
+    path("accounts/invitations/<int:invitation_id>/approve/", views.approve, name="approve"),
+    path("accounts/invitations/<int:invitation_id>/decline/", views.decline, name="decline"),
+]

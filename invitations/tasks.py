@@ -1,0 +1,188 @@
+"""Invitation email delivery and housekeeping, run by the Celery worker and beat.
+
+Delivery is driven by the row, not by the task message: the task only carries the id, claims
+the row with one conditional UPDATE before it sends (so two messages for one send request
+cannot both send), rebuilds the link from the row, and records the outcome on the row. A
+message lost to a broker outage or a killed worker is made good by `invitations_requeue`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from celery import shared_task
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from invitations.models import Invitation
+from outsmart.audit.models import AuditEvent
+from outsmart.audit.services import audit_record
+from outsmart.celery import PUBLISH_RETRY_POLICY
+from outsmart.mail import (
+    MAX_RETRIES,
+    RETRY_BACKOFF,
+    RETRY_BACKOFF_MAX,
+    email_render,
+    error_kind,
+    is_transient,
+    message_build,
+    site_url,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = MAX_RETRIES  # "at most 5 tries"
+# A queued row nobody picked up for this long lost its task message: queue it again.
+REQUEUE_AFTER = timedelta(minutes=5)
+# A row claimed this long ago by a worker that never reported back: that worker died.
+SENDING_LEASE = timedelta(minutes=10)
+SWEEP_BATCH = 500
+
+
+def invitation_link(invitation: Invitation) -> str:
+    from django.urls import reverse
+
+    return site_url() + reverse("invitee:landing", args=[invitation.token])
+
+
+def invitation_email(invitation: Invitation) -> dict:
+    office = invitation.office
+    # A date, not a datetime: the template's date filter would show it in UTC.
+    expires = invitation.expires_at.astimezone(ZoneInfo(office.time_zone)).date()
+    return email_render(
+        "invitation",
+        {
+            "invitation": invitation,
+            "office": office,
+            "inviter": invitation.inviter_name,
+            "role": invitation.role_label,
+            "link": invitation_link(invitation),
+            "expires": expires,
+            "site_url": site_url(),
+        },
+    )
+
+
+def _claim(invitation_id: int) -> bool:
+    now = timezone.now()
+    claimable = Q(delivery_state=Invitation.Delivery.QUEUED) | Q(
+        delivery_state=Invitation.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE
+    )
+    return bool(
+        Invitation.objects.filter(claimable, pk=invitation_id, status=Invitation.Status.PENDING)
+        .filter(expires_at__gt=now)
+        .update(
+            delivery_state=Invitation.Delivery.SENDING,
+            delivery_due_at=now,
+            delivery_attempts=F("delivery_attempts") + 1,
+        )
+    )
+
+
+@shared_task(name="invitations.send", acks_late=True, ignore_result=True)
+def invitation_send(invitation_id: int) -> str:
+    """Send one invitation email, if the row is still waiting for it."""
+    if not _claim(invitation_id):
+        return "skipped"
+    invitation = Invitation.objects.select_related("office", "invited_by").get(pk=invitation_id)
+    rendered = invitation_email(invitation)
+    email = message_build(to=[invitation.email], **rendered)
+    rows = Invitation.objects.filter(pk=invitation_id, delivery_state=Invitation.Delivery.SENDING)
+    try:
+        email.send()
+    except Exception as exc:
+        kind = error_kind(exc)
+        if is_transient(exc) and invitation.delivery_attempts < MAX_ATTEMPTS:
+            countdown = min(
+                RETRY_BACKOFF * 2 ** (invitation.delivery_attempts - 1), RETRY_BACKOFF_MAX
+            )
+            rows.update(
+                delivery_state=Invitation.Delivery.QUEUED,
+                delivery_error=kind,
+                delivery_due_at=timezone.now() + timedelta(seconds=countdown),
+            )
+            logger.warning("invitation %s: %s, retry in %ss", invitation_id, kind, countdown)
+            try:
+                invitation_send.apply_async(
+                    (invitation_id,), countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
+                )
+            except Exception:  # broker away: the sweep picks the row up when it is due
+                logger.error("invitation %s: retry not queued; the sweep will", invitation_id)
+            return "retry"
+        rows.update(delivery_state=Invitation.Delivery.FAILED, delivery_error=kind)
+        audit_record(
+            action="invitation.failed",
+            office=invitation.office,
+            target=invitation,
+            detail={"error": kind, "attempts": invitation.delivery_attempts},
+        )
+        logger.error("invitation %s: delivery failed for good: %s", invitation_id, kind)
+        return "failed"
+    rows.update(delivery_state=Invitation.Delivery.SENT, delivery_error="", sent_at=timezone.now())
+    audit_record(
+        action="invitation.sent",
+        office=invitation.office,
+        target=invitation,
+        detail={"attempts": invitation.delivery_attempts},
+    )
+    return "sent"
+
+
+@shared_task(name="invitations.requeue", ignore_result=True)
+def invitations_requeue() -> int:
+    """Queue again every invitation email that is overdue: left "queued" for more than five
+    minutes (its message was lost, e.g. the broker was down) or "sending" past the lease."""
+    now = timezone.now()
+    overdue = Q(
+        delivery_state=Invitation.Delivery.QUEUED, delivery_due_at__lt=now - REQUEUE_AFTER
+    ) | Q(delivery_state=Invitation.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE)
+    with transaction.atomic():
+        ids = list(
+            Invitation.objects.select_for_update(skip_locked=True)
+            .filter(overdue, status=Invitation.Status.PENDING, expires_at__gt=now)
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        # Restart the clock on queued rows, so a slow worker does not get a duplicate message
+        # every minute (a duplicate would be harmless: the claim lets one through).
+        Invitation.objects.filter(pk__in=ids, delivery_state=Invitation.Delivery.QUEUED).update(
+            delivery_due_at=now
+        )
+    for pk in ids:
+        invitation_send.apply_async((pk,), retry_policy=PUBLISH_RETRY_POLICY)
+    if ids:
+        logger.info("re-queued %s invitation emails", len(ids))
+    return len(ids)
+
+
+@shared_task(name="invitations.expire", ignore_result=True)
+def invitations_expire() -> int:
+    """Mark pending invitations past their 14 days as expired, with an audit event each."""
+    now = timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Invitation.objects.select_for_update(skip_locked=True)
+                .filter(status=Invitation.Status.PENDING, expires_at__lte=now)
+                .values_list("pk", "office_id", "email")[:SWEEP_BATCH]
+            )
+            if not batch:
+                return total
+            Invitation.objects.filter(pk__in=[pk for pk, _, _ in batch]).update(
+                status=Invitation.Status.EXPIRED
+            )
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    action="invitation.expired",
+                    office_id=office_id,
+                    target_type=Invitation._meta.label_lower,
+                    target_id=str(pk),
+                    target_repr=f"Invitation of {email} to {office_id}",
+                    detail={"email": email},
+                )
+                for pk, office_id, email in batch
+            )
+        total += len(batch)
