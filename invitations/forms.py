@@ -67,7 +67,8 @@ class RegisterForm(forms.Form):
         label="Email address",
         disabled=True,
         required=False,
-        help_text="The address you were invited with. It will be your login.",
+        help_text="The address you were invited with. You log in with it (upper or lower "
+        "case does not matter).",
     )
     security_code = forms.CharField(
         label="Security code",

@@ -88,10 +88,17 @@ def invitation_send(invitation_id: int) -> str:
     if not _claim(invitation_id):
         return "skipped"
     invitation = Invitation.objects.select_related("office", "invited_by").get(pk=invitation_id)
-    rendered = invitation_email(invitation)
-    email = message_build(to=[invitation.email], **rendered)
-    rows = Invitation.objects.filter(pk=invitation_id, delivery_state=Invitation.Delivery.SENDING)
+    # Only the claim this task made: a Resend meanwhile resets the row (new nonce), and then
+    # the outcome of this superseded send must not be recorded over the new one.
+    rows = Invitation.objects.filter(
+        pk=invitation_id,
+        delivery_state=Invitation.Delivery.SENDING,
+        token_nonce=invitation.token_nonce,
+    )
     try:
+        # Built inside the try: a template or data error fails the row instead of leaving it
+        # "sending" for the sweep to claim again forever.
+        email = message_build(to=[invitation.email], **invitation_email(invitation))
         email.send()
     except Exception as exc:
         kind = error_kind(exc)
@@ -99,11 +106,12 @@ def invitation_send(invitation_id: int) -> str:
             countdown = min(
                 RETRY_BACKOFF * 2 ** (invitation.delivery_attempts - 1), RETRY_BACKOFF_MAX
             )
-            rows.update(
+            if not rows.update(
                 delivery_state=Invitation.Delivery.QUEUED,
                 delivery_error=kind,
                 delivery_due_at=timezone.now() + timedelta(seconds=countdown),
-            )
+            ):
+                return "superseded"
             logger.warning("invitation %s: %s, retry in %ss", invitation_id, kind, countdown)
             try:
                 invitation_send.apply_async(
@@ -112,7 +120,8 @@ def invitation_send(invitation_id: int) -> str:
             except Exception:  # broker away: the sweep picks the row up when it is due
                 logger.error("invitation %s: retry not queued; the sweep will", invitation_id)
             return "retry"
-        rows.update(delivery_state=Invitation.Delivery.FAILED, delivery_error=kind)
+        if not rows.update(delivery_state=Invitation.Delivery.FAILED, delivery_error=kind):
+            return "superseded"
         audit_record(
             action="invitation.failed",
             office=invitation.office,
@@ -121,7 +130,10 @@ def invitation_send(invitation_id: int) -> str:
         )
         logger.error("invitation %s: delivery failed for good: %s", invitation_id, kind)
         return "failed"
-    rows.update(delivery_state=Invitation.Delivery.SENT, delivery_error="", sent_at=timezone.now())
+    if not rows.update(
+        delivery_state=Invitation.Delivery.SENT, delivery_error="", sent_at=timezone.now()
+    ):
+        return "superseded"
     audit_record(
         action="invitation.sent",
         office=invitation.office,

@@ -69,8 +69,8 @@ def invitation_create(request: HttpRequest, role: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Invitation to {invitation.email} saved. The email is queued and goes out in a "
-                "moment; its delivery shows below.",
+                f"Invitation to {invitation.email} saved. Its email is on its way; you can follow "
+                "its delivery below.",
             )
             return redirect("offices:team")
     return render(
@@ -131,7 +131,7 @@ def _private(response: HttpResponse) -> HttpResponse:
     # the page's own form posts (Create account, Approve, Log out, Request a review), and
     # Django's CSRF origin check refuses them with a 403.
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "strict-origin"
     return response
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from typing import Any
 
 from celery import shared_task
@@ -26,12 +27,18 @@ MAX_RETRIES = 5
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth another try later: the server is away, busy, or answered 4xx."""
+    """Worth another try later: the server is away, busy, or answered 4xx. A setup problem
+    (no STARTTLS, no usable login, a bad certificate) is not: retrying cannot fix it."""
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
-    return isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | OSError)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    # Both are OSError subclasses, so they must be ruled out before the OSError line below.
+    if isinstance(exc, smtplib.SMTPException | ssl.SSLError):
+        return False
+    return isinstance(exc, OSError)  # refused, timed out, no route, name not resolved
 
 
 def error_kind(exc: BaseException) -> str:
@@ -42,7 +49,13 @@ def error_kind(exc: BaseException) -> str:
         return f"address refused ({', '.join(str(c) for c in codes)})"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"mail server answered {exc.smtp_code}"
-    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | OSError):
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "mail server unreachable"
+    if isinstance(exc, ssl.SSLError):
+        return "mail server TLS error"
+    if isinstance(exc, smtplib.SMTPException):
+        return "mail server setup error (TLS or login)"
+    if isinstance(exc, OSError):
         return "mail server unreachable"
     return type(exc).__name__[:64]
 

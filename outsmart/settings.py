@@ -274,7 +274,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 LOG_REDACTIONS = [
     r"(?i)((?:token|code|key|password|otp|secret)=)[^&\s'\"]+",
     r"(/password/reset/key/)[^/\s'\"]+",
-    r"(/invitations/)(?!\d+/)[^/\s'\"]+",
+    r"(/invitations/)(?!\d+/|<)[^/\s'\"]+",
 ]
 LOGGING = {
     "version": 1,

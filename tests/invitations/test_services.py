@@ -408,3 +408,59 @@ def test_resend_and_revoke_at_once_end_consistently(office, admin):
     # Whatever the order, the invitation ends revoked and no link of it works.
     assert invitation.status == "revoked"
     assert services.invitation_by_token(invitation.token).status == "revoked"
+
+
+@pytest.mark.parametrize(
+    "error, transient, kind",
+    [
+        (__import__("smtplib").SMTPResponseException(451, b"busy"), True, "answered 451"),
+        (__import__("smtplib").SMTPResponseException(550, b"no"), False, "answered 550"),
+        (__import__("smtplib").SMTPServerDisconnected(), True, "unreachable"),
+        (ConnectionRefusedError(), True, "unreachable"),
+        (TimeoutError(), True, "unreachable"),
+        (__import__("smtplib").SMTPNotSupportedError(), False, "setup error"),
+        (__import__("smtplib").SMTPException("No suitable auth"), False, "setup error"),
+        (__import__("ssl").SSLCertVerificationError(), False, "TLS error"),
+    ],
+)
+def test_mail_errors_are_retried_only_when_retrying_can_help(error, transient, kind):
+    from outsmart.mail import error_kind, is_transient
+
+    assert is_transient(error) is transient
+    assert kind in error_kind(error)
+
+
+def test_an_email_that_cannot_be_built_fails_the_row_instead_of_looping(
+    office, admin, monkeypatch, mailoutbox
+):
+    import invitations.tasks
+
+    def broken(invitation):
+        raise ValueError("bad template")
+
+    monkeypatch.setattr(invitations.tasks, "invitation_email", broken)
+    invitation = InvitationFactory(office=office, delivery_state="queued", sent_at=None)
+    assert invitation_send(invitation.pk) == "failed"
+    invitation.refresh_from_db()
+    assert (invitation.delivery_state, invitation.delivery_error) == ("failed", "ValueError")
+    assert mailoutbox == []
+    assert invitations_requeue() == 0
+
+
+def test_a_send_superseded_by_a_resend_does_not_overwrite_the_new_state(office, admin, monkeypatch):
+    import invitations.tasks
+
+    real = invitations.tasks.invitation_email
+    invitation = InvitationFactory(office=office, delivery_state="queued", sent_at=None)
+
+    def resent_meanwhile(row):
+        rendered = real(row)
+        # An admin clicks Resend while this worker is rendering the old link.
+        services.invitation_resend(invitation=row, actor=admin, request=None)
+        return rendered
+
+    monkeypatch.setattr(invitations.tasks, "invitation_email", resent_meanwhile)
+    assert invitation_send(invitation.pk) == "superseded"
+    invitation.refresh_from_db()
+    assert invitation.delivery_state == "queued"  # the resend's own send is still to come
+    assert not AuditEvent.objects.filter(action="invitation.sent").exists()

@@ -47,7 +47,7 @@ def test_admin_invites_and_sees_the_pending_invitation_with_its_delivery_state(
         )
     assert response["Location"] == reverse("offices:team")
     body = client.get(response["Location"]).content.decode()
-    assert "The email is queued" in body
+    assert "Its email is on its way" in body
     invitation = Invitation.objects.get()
     assert invitation.email == "Front.Desk@example.com"  # trimmed, domain lower-cased
     assert (invitation.role, invitation.name, invitation.invited_by) == (
@@ -516,3 +516,21 @@ def test_support_resolves_a_review_by_inviting_another_address(
     assert replacement.invited_by == invitation.invited_by
     assert mailoutbox[-1].to == ["me@personal.example"]
     assert "invitation.review_resolved" in AuditEvent.objects.values_list("action", flat=True)
+
+
+def test_invitation_tokens_never_reach_the_logs(client, invite, caplog, capsys):
+    invitation = invite()
+    client.get(f"/invitations/{invitation.token}/")
+    client.get(f"/invitations/{invitation.token[:-1]}A/register/")  # a 404 logs its path
+    logged = caplog.text + capsys.readouterr().out
+    assert "/invitations/" in logged
+    assert invitation.token not in logged and invitation.token[:-1] not in logged
+
+
+def test_log_out_from_the_landing_page_comes_back_to_it(client, invite, mailoutbox, patient):
+    invite(email="intended@example.com")
+    path = link_path(mailoutbox[0])
+    client.force_login(patient)
+    response = client.post(reverse("account_logout"), {"next": path})
+    assert response["Location"] == path
+    assert "Create your account" in client.get(path).content.decode()
