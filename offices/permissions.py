@@ -15,6 +15,11 @@ class Perm(StrEnum):
     VIEW_PATIENTS = "can_view_patients"
     ISSUE_MEDICAL_RECORDS_CODES = "can_issue_medical_records_codes"
     SEND_SMART_FORMS = "can_send_smart_forms"
+    EDIT_PATIENTS = "can_edit_patients"
+    MANAGE_SCHEDULE = "can_manage_schedule"
+    WRITE_TREATMENT_PLANS = "can_write_treatment_plans"
+    UPLOAD_DOCUMENTS = "can_upload_documents"
+    MANAGE_SMART_FORMS = "can_manage_smart_forms"
 
 
 ADMIN_PERMISSIONS = frozenset(Perm)
@@ -26,10 +31,25 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_PATIENTS,
             Perm.ISSUE_MEDICAL_RECORDS_CODES,
             Perm.SEND_SMART_FORMS,
+            Perm.EDIT_PATIENTS,
+            Perm.MANAGE_SCHEDULE,
+            Perm.WRITE_TREATMENT_PLANS,
+            Perm.UPLOAD_DOCUMENTS,
+            Perm.MANAGE_SMART_FORMS,
         }
     ),
+    # Front desk: patients' details, the schedule, documents and forms; clinical writing
+    # (treatment plans, form templates) and medical-records codes are practitioners'.
     Role.STAFF: frozenset(
-        {Perm.VIEW_OFFICE, Perm.VIEW_SCHEDULE, Perm.VIEW_PATIENTS, Perm.SEND_SMART_FORMS}
+        {
+            Perm.VIEW_OFFICE,
+            Perm.VIEW_SCHEDULE,
+            Perm.VIEW_PATIENTS,
+            Perm.SEND_SMART_FORMS,
+            Perm.EDIT_PATIENTS,
+            Perm.MANAGE_SCHEDULE,
+            Perm.UPLOAD_DOCUMENTS,
+        }
     ),
 }
 

@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
-from records import views
+from records.views import patients
 
 app_name = "records"
 urlpatterns = [
-    path("schedule/", views.schedule, name="schedule"),
-    path("patients/", views.patient_list, name="patients"),
+    path("patients/", patients.patient_list, name="patients"),
+    path("", include("records.schedule_urls")),
+    path("", include("records.smartforms_urls")),
+    path("", include("records.documents_urls")),
 ]

@@ -35,6 +35,10 @@ class AuditEvent(models.Model):
     office = models.ForeignKey(
         "offices.Office", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Whose clinical data was touched (viewing a patient page, a form's answers, a document).
+    patient = models.ForeignKey(
+        "records.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=200, blank=True)
@@ -46,7 +50,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["office", "-created_at"], name="audit_office_recent")]
+        indexes = [
+            models.Index(fields=["office", "-created_at"], name="audit_office_recent"),
+            models.Index(
+                fields=["patient", "-created_at"],
+                condition=models.Q(patient__isnull=False),
+                name="audit_patient_recent",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action}"

@@ -1,4 +1,4 @@
-"""Schedule and Patients: gated by the office access rule. The records issue fills them."""
+"""The Schedule: the office's appointments by day and by week."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,8 +10,3 @@ from offices.permissions import Perm
 @office_view(Perm.VIEW_SCHEDULE)
 def schedule(request: HttpRequest) -> HttpResponse:
     return render(request, "records/schedule.html")
-
-
-@office_view(Perm.VIEW_PATIENTS)
-def patient_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "records/patient_list.html")

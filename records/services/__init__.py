@@ -1,0 +1,1 @@
+"""Records business actions, one module per area: patients, schedule, smartforms, documents."""

@@ -1,0 +1,1 @@
+"""Records pages, one module per area."""
