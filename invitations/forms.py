@@ -1,31 +1,10 @@
 from __future__ import annotations
 
-import re
-
 from allauth.account.adapter import get_adapter
 from django import forms
-from django.contrib.auth.models import BaseUserManager
 
 from invitations.models import ReviewRequest
-
-# Control characters (other than ordinary line breaks in multi-line fields) have no business in
-# a name or a message, and in an email they can break headers or the layout.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def normalise_email(value: str) -> str:
-    """Trimmed, with the domain lower-cased (the part before @ is the mail server's business)."""
-    return BaseUserManager.normalize_email(value.strip())
-
-
-def single_line(value: str) -> str:
-    return " ".join(CONTROL.sub(" ", value).split())
-
-
-def multi_line(value: str) -> str:
-    lines = [" ".join(CONTROL.sub(" ", line).split()) for line in value.splitlines()]
-    text = "\n".join(lines).strip()
-    return re.sub(r"\n{3,}", "\n\n", text)
+from outsmart.text import multi_line, normalise_email, single_line
 
 
 class InviteForm(forms.Form):

@@ -31,9 +31,7 @@ class Patient(models.Model):
         ordering = ["last_name", "first_name", "id"]
         indexes = [
             models.Index("office", Upper("last_name"), Upper("first_name"), name="patient_name"),
-            models.Index(
-                "office", Upper("first_name"), name="patient_first_name"
-            ),
+            models.Index("office", Upper("first_name"), name="patient_first_name"),
             models.Index(fields=["office", "date_of_birth"], name="patient_dob"),
         ]
 
@@ -193,6 +191,10 @@ class TreatmentPlan(models.Model):
     body = models.TextField(max_length=20000)
     plan_date = models.DateField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Who wrote the current text (the author, or whoever edited it last).
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -219,6 +221,9 @@ class TreatmentPlanVersion(models.Model):
 
     class Meta:
         ordering = ["-replaced_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} (until {self.replaced_at:%Y-%m-%d %H:%M})"
 
 
 def document_path(instance: Document, filename: str) -> str:

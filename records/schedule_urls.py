@@ -6,4 +6,15 @@ from records.views import schedule
 
 urlpatterns = [
     path("schedule/", schedule.schedule, name="schedule"),
+    path("appointments/new/", schedule.appointment_create, name="appointment_create"),
+    path(
+        "appointments/<int:appointment_id>/edit/",
+        schedule.appointment_edit,
+        name="appointment_edit",
+    ),
+    path(
+        "appointments/<int:appointment_id>/cancel/",
+        schedule.appointment_cancel,
+        name="appointment_cancel",
+    ),
 ]

@@ -82,3 +82,16 @@ def _invitation_digest(nonce: str) -> str:
     from outsmart.tokens import derived_token
 
     return token_digest(derived_token(TOKEN_PURPOSE, nonce))
+
+
+# --- records: patients ---
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "records.Patient"
+
+    office = factory.SubFactory(OfficeFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    date_of_birth = factory.Faker("date_of_birth", minimum_age=1, maximum_age=95)
+    email = factory.LazyAttribute(lambda p: f"{p.first_name}.{p.last_name}@example.net".lower())
+    mobile_phone = "+14165550100"

@@ -26,6 +26,14 @@ def test_seed_demo_is_safe_to_run_twice_and_leaves_pending_invitations_in_the_ou
         ("grace.kim@riverside.example", "pending", "sent"),
         ("new.frontdesk@riverside.example", "pending", "sent"),
     }
+    from records.models import Appointment, Document, FormRequest, Patient, TreatmentPlan
+
+    assert Patient.objects.count() == 40
+    assert Appointment.objects.count() >= 20
+    assert TreatmentPlan.objects.count() >= 3
+    assert FormRequest.objects.filter(status="submitted").exists()
+    assert FormRequest.objects.filter(status="pending").exists()
+    assert Document.objects.count() >= 3
     assert sorted(m.to[0] for m in mailoutbox) == [
         "grace.kim@riverside.example",
         "new.frontdesk@riverside.example",

@@ -91,7 +91,26 @@ def seed_demo() -> tuple[Office, list[Person]]:
             membership.removed_by = admin_user
             membership.save(update_fields=["removed_at", "removed_by"])
     _invite(office, admin_user)
+    _records(office, admin_user)
     return office, PEOPLE
+
+
+def _records(office: Office, admin_user: User) -> None:
+    from outsmart.devtools.demo_documents import seed_documents
+    from outsmart.devtools.demo_patients import seed_patients
+    from outsmart.devtools.demo_schedule import seed_schedule
+    from outsmart.devtools.demo_smartforms import seed_form_requests
+
+    patients = seed_patients(office, admin_user)
+    practitioners = [
+        m.user
+        for m in Membership.objects.active()
+        .filter(office=office, role=Role.PRACTITIONER)
+        .select_related("user")
+    ]
+    seed_schedule(office, patients, practitioners)
+    seed_form_requests(office, patients, admin_user)
+    seed_documents(office, patients, admin_user)
 
 
 def _invite(office: Office, admin_user: User) -> None:

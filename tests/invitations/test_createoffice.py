@@ -25,6 +25,7 @@ def test_createoffice_creates_the_office_and_invites_its_first_admin(
         out = run("--name", "Harbour Physio", "--admin-email", "owner@harbour.example")
     office = Office.objects.get(name="Harbour Physio")
     assert not office.is_set_up  # the new admin completes it
+    assert office.smart_forms.filter(title="New patient intake").exists()
     invitation = Invitation.objects.get(office=office)
     assert (invitation.email, invitation.role, invitation.is_admin, invitation.invited_by) == (
         "owner@harbour.example",

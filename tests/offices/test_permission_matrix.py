@@ -25,6 +25,123 @@ EXPECTED = {
     "invitations:resend": [405, 403, 403, 403, 405, 403, 302],
     "invitations:revoke": [405, 403, 403, 403, 405, 403, 302],
     "records:patients": [200, 200, 200, 403, 200, 403, 302],
+    "records:patient_create": [200, 200, 200, 403, 200, 403, 302],
+    "records:patient": [200, 200, 200, 403, 404, 403, 302],
+    "records:patient_edit": [200, 200, 200, 403, 404, 403, 302],
+    "records:treatment_plan_create": [200, 200, 403, 403, 404, 403, 302],
+    "records:treatment_plan_edit": [200, 200, 403, 403, 404, 403, 302],
+    "records:treatment_plan_history": [200, 200, 200, 403, 404, 403, 302],
+    "records:document_upload": [200, 200, 200, 403, 404, 403, 302],
+    "records:document_download": [200, 200, 200, 403, 404, 403, 302],
+    "records:appointment_create": [200, 200, 200, 403, 200, 403, 302],
+    "records:appointment_edit": [200, 200, 200, 403, 404, 403, 302],
+    "records:appointment_cancel": [200, 200, 200, 403, 404, 403, 302],
+    "records:smartforms": [200, 200, 200, 403, 200, 403, 302],
+    "records:smartform_create": [200, 200, 403, 403, 200, 403, 302],
+    "records:smartform_detail": [200, 200, 200, 403, 404, 403, 302],
+    "records:smartform_edit": [200, 200, 403, 403, 404, 403, 302],
+    "records:form_request_create": [405, 405, 405, 403, 405, 403, 302],
+    "records:form_request_detail": [200, 200, 200, 403, 404, 403, 302],
+}
+
+
+def _patient(office, user):
+    from tests.factories import PatientFactory
+
+    return PatientFactory(office=office)
+
+
+def _plan(office, user):
+    from records.models import TreatmentPlan
+
+    return TreatmentPlan.objects.create(
+        office=office,
+        patient=_patient(office, user),
+        title="Plan",
+        body="Rest.",
+        plan_date="2026-11-20",
+        author=user,
+    )
+
+
+def _document(office, user):
+    from django.core.files.base import ContentFile
+
+    from records.models import Document
+
+    document = Document(
+        office=office,
+        patient=_patient(office, user),
+        title="Referral",
+        document_date="2026-11-20",
+        original_name="referral.pdf",
+        content_type="application/pdf",
+        size=20,
+        uploaded_by=user,
+    )
+    document.file.save("referral.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=True)
+    return document
+
+
+def _appointment(office, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from records.models import Appointment
+
+    practitioner = office.memberships.filter(role="practitioner").first().user
+    return Appointment.objects.create(
+        office=office,
+        patient=_patient(office, user),
+        practitioner=practitioner,
+        starts_at=timezone.now() + timedelta(days=1),
+        duration_minutes=30,
+        created_by=user,
+    )
+
+
+def _smart_form(office):
+    from records.services.smartforms import smart_forms_install_defaults
+
+    smart_forms_install_defaults(office=office)
+    return office.smart_forms.get()
+
+
+def _form_request(office, user):
+    from records.services.smartforms import form_request_create
+
+    return form_request_create(
+        office=office,
+        patient=_patient(office, user),
+        form=_smart_form(office),
+        actor=user,
+        request=None,
+    )
+
+
+# URL kwargs naming an object of the personas' office (Lakeside); the outsider's office is
+# another, so for them every such URL must answer 404.
+OBJECT_KWARGS = {
+    "records:patient": lambda office, user: {"patient_id": _patient(office, user).pk},
+    "records:patient_edit": lambda office, user: {"patient_id": _patient(office, user).pk},
+    "records:treatment_plan_create": lambda office, user: {"patient_id": _patient(office, user).pk},
+    "records:treatment_plan_edit": lambda office, user: {"plan_id": _plan(office, user).pk},
+    "records:treatment_plan_history": lambda office, user: {"plan_id": _plan(office, user).pk},
+    "records:document_upload": lambda office, user: {"patient_id": _patient(office, user).pk},
+    "records:document_download": lambda office, user: {"document_id": _document(office, user).pk},
+    "records:appointment_edit": lambda office, user: {
+        "appointment_id": _appointment(office, user).pk
+    },
+    "records:appointment_cancel": lambda office, user: {
+        "appointment_id": _appointment(office, user).pk
+    },
+    "records:smartform_detail": lambda office, user: {"form_id": _smart_form(office).pk},
+    "records:smartform_edit": lambda office, user: {"form_id": _smart_form(office).pk},
+    "records:form_request_create": lambda office, user: {"patient_id": _patient(office, user).pk},
+    "records:form_request_detail": lambda office, user: {
+        "request_id": _form_request(office, user).pk
+    },
 }
 
 
@@ -61,11 +178,24 @@ def everyone(request, admin, practitioner, staff, removed_member, outsider, pati
     }
 
 
+@pytest.fixture
+def private_storage(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "private", "base_url": None},
+        },
+    }
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_permission_matrix(name, everyone, client, staff):
+def test_permission_matrix(name, everyone, client, staff, private_storage):
     kwargs = {}
     if name == "offices:remove":
         kwargs = {"membership_id": staff.memberships.get().pk}
+    elif name in OBJECT_KWARGS:
+        kwargs = OBJECT_KWARGS[name](staff.memberships.get().office, staff)
     elif name == "invitations:create":
         kwargs = {"role": "staff"}
     elif name in ("invitations:resend", "invitations:revoke"):

@@ -12,9 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from invitations.forms import normalise_email, single_line
 from invitations.services import invitation_create
 from offices.models import Office, Role
+from outsmart.text import normalise_email, single_line
+from records.services.smartforms import smart_forms_install_defaults
 
 
 class Command(BaseCommand):
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             raise CommandError(f"An office named {name!r} already exists.")
         with transaction.atomic():
             office = Office.objects.create(name=name, time_zone=time_zone)
+            smart_forms_install_defaults(office=office)
             invitation = invitation_create(
                 office=office,
                 email=email,

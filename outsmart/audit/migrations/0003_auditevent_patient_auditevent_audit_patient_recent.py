@@ -6,22 +6,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_append_only_guard'),
-        ('offices', '0001_initial'),
-        ('records', '0001_initial'),
+        ("audit", "0002_append_only_guard"),
+        ("offices", "0001_initial"),
+        ("records", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditevent',
-            name='patient',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='records.patient'),
+            model_name="auditevent",
+            name="patient",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="records.patient",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(condition=models.Q(('patient__isnull', False)), fields=['patient', '-created_at'], name='audit_patient_recent'),
+            model_name="auditevent",
+            index=models.Index(
+                condition=models.Q(("patient__isnull", False)),
+                fields=["patient", "-created_at"],
+                name="audit_patient_recent",
+            ),
         ),
     ]
