@@ -83,3 +83,28 @@ def test_createoffice_refuses_a_duplicate_name():
     with pytest.raises(CommandError, match="already exists"):
         run("--name", "twin clinic", "--admin-email", "b@example.com")
     assert Office.objects.count() == 1
+
+
+def test_an_office_added_in_the_support_admin_also_gets_the_intake_form(
+    client, support, verified_login
+):
+    from django.urls import reverse
+
+    verified_login(support)
+    response = client.post(
+        reverse("admin:offices_office_add"),
+        {
+            "name": "Admin-made Clinic",
+            "address": "",
+            "phone": "",
+            "time_zone": "America/Toronto",
+            "require_two_factor": "on",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    office = Office.objects.get(name="Admin-made Clinic")
+    assert office.smart_forms.filter(title="New patient intake").exists()
