@@ -14,6 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from offices.models import Membership
 from offices.permissions import Perm, has_perm, membership_permissions
@@ -70,7 +71,10 @@ def office_view(perm: Perm) -> Callable:
                 return render(request, "403.html", status=403)
             # Clinic pages show times in the office's own time zone.
             with timezone.override(zoneinfo.ZoneInfo(membership.office.time_zone)):
-                return view(request, *args, **kwargs)
+                response = view(request, *args, **kwargs)
+            # Clinic pages hold office and patient data: never kept by a browser or a proxy.
+            patch_cache_control(response, no_store=True)
+            return response
 
         wrapped.office_permission = perm
         return wrapped

@@ -1,9 +1,10 @@
-"""Request helpers shared by the audit log and the rate limits."""
+"""Request helpers: the client address (audit log, rate limits) and safe `next` redirects."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -16,3 +17,14 @@ def client_ip(request: HttpRequest) -> str:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def safe_next_url(request: HttpRequest, fallback: str) -> str:
+    """The `next` parameter (POST, else GET) when it is a path on this site, else `fallback`:
+    never a redirect to another site."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return fallback

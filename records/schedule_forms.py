@@ -16,6 +16,7 @@ from django.utils.dateformat import time_format
 
 from offices.models import Office
 from outsmart.accounts.models import User
+from outsmart.text import single_line
 from records.models import Appointment, Patient
 from records.selectors.schedule import office_practitioners
 from records.services.schedule import MAX_DURATION, MIN_DURATION, REASON_MAX_LENGTH
@@ -198,8 +199,8 @@ class AppointmentForm(forms.Form):
         return minutes
 
     def clean_reason(self) -> str:
-        # One line: line breaks and runs of spaces become single spaces.
-        return " ".join(self.cleaned_data["reason"].split())
+        # One line: line breaks, control characters and runs of spaces become single spaces.
+        return single_line(self.cleaned_data["reason"])
 
     def clean(self) -> dict:
         cleaned = super().clean()

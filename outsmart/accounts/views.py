@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -19,17 +19,11 @@ from outsmart.accounts.backup_codes import display
 from outsmart.accounts.forms import SetupForm, TokenForm
 from outsmart.accounts.models import BackupCode
 from outsmart.accounts.policy import has_authenticator, two_factor_required
+from outsmart.http import safe_next_url
 
 
 def _next_url(request: HttpRequest, default: str = "home") -> str:
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    from django.urls import reverse
-
-    return reverse(default)
+    return safe_next_url(request, reverse(default))
 
 
 def _backup_codes_page(request: HttpRequest, codes: list[str], next_url: str) -> HttpResponse:

@@ -13,6 +13,7 @@ from django.utils.dateformat import format as date_format
 from offices.models import Membership, Office, Role
 from outsmart.accounts.models import User
 from outsmart.audit.services import audit_record
+from outsmart.text import single_line
 from records.models import Appointment, Patient
 
 MIN_DURATION = 5
@@ -92,7 +93,7 @@ def _check_patient(office: Office, patient: Patient) -> None:
 
 
 def _clean_reason(reason: str) -> str:
-    reason = " ".join(reason.split())
+    reason = single_line(reason)
     if len(reason) > REASON_MAX_LENGTH:
         raise AppointmentError(
             f"Keep the reason to {REASON_MAX_LENGTH} characters or fewer.", field="reason"

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from offices.access import office_view
 from offices.permissions import Perm
 from records.documents_forms import DocumentUploadForm
-from records.models import Document, Patient
+from records.models import Document
 from records.services import documents as services
+from records.views.patients import office_patient
 
 UNSAFE_NAME = (
     "The file name must not contain a folder path or control characters. "
@@ -100,7 +101,7 @@ def _checks_uploads(view: Callable) -> Callable:
 @office_view(Perm.UPLOAD_DOCUMENTS)
 @require_http_methods(["GET", "POST"])
 def document_upload(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_object_or_404(Patient, pk=patient_id, office=request.office)
+    patient = office_patient(request, patient_id)
     if request.method == "POST":
         form = DocumentUploadForm(
             request.POST,
@@ -128,14 +129,12 @@ def document_upload(request: HttpRequest, patient_id: int) -> HttpResponse:
         form = DocumentUploadForm(
             office=request.office, initial={"document_date": timezone.localdate()}
         )
-    response = render(
+    return render(
         request,
         "records/document_upload.html",
         {"form": form, "patient": patient},
         status=400 if form.is_bound else 200,
     )
-    response["Cache-Control"] = "no-store"  # it shows the patient's name and date of birth
-    return response
 
 
 @office_view(Perm.VIEW_PATIENTS)
@@ -158,7 +157,6 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
         content_type=document.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
     # Should a browser ever render it anyway, it gets no script and no same-origin access.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

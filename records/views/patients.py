@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from offices.access import office_view
@@ -17,12 +18,6 @@ from records.selectors.patients import patient_search, patient_treatment_plans
 from records.services import patients as services
 
 PAGE_SIZE = 25
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    # Pages with patient data are never kept in a browser's or proxy's cache.
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def office_patient(request: HttpRequest, patient_id: int) -> Patient:
@@ -37,12 +32,10 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(patient_search(request.office, query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return _no_store(
-        render(
-            request,
-            "records/patient_list.html",
-            {"form": form, "page": page, "query": query},
-        )
+    return render(
+        request,
+        "records/patient_list.html",
+        {"form": form, "page": page, "query": query},
     )
 
 
@@ -59,13 +52,11 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, f"{patient.full_name} was added.")
         return redirect("records:patient", patient_id=patient.pk)
-    return _no_store(
-        render(
-            request,
-            "records/patient_form.html",
-            {"form": form, "patient": None},
-            status=400 if form.is_bound else 200,
-        )
+    return render(
+        request,
+        "records/patient_form.html",
+        {"form": form, "patient": None},
+        status=400 if form.is_bound else 200,
     )
 
 
@@ -87,13 +78,11 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         )
         messages.success(request, "Patient details saved.")
         return redirect("records:patient", patient_id=patient.pk)
-    return _no_store(
-        render(
-            request,
-            "records/patient_form.html",
-            {"form": form, "patient": patient},
-            status=400 if form.is_bound else 200,
-        )
+    return render(
+        request,
+        "records/patient_form.html",
+        {"form": form, "patient": patient},
+        status=400 if form.is_bound else 200,
     )
 
 
@@ -129,15 +118,13 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         from records.selectors.smartforms import smart_forms_sendable
 
         context["sendable_smart_forms"] = smart_forms_sendable(request.office)
-    return _no_store(render(request, "records/patient_detail.html", context))
+    return render(request, "records/patient_detail.html", context)
 
 
 @office_view(Perm.WRITE_TREATMENT_PLANS)
 @require_http_methods(["GET", "POST"])
 def treatment_plan_create(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = office_patient(request, patient_id)
-    from django.utils import timezone
-
     form = TreatmentPlanForm(request.POST or None, initial={"plan_date": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         services.treatment_plan_create(
@@ -148,13 +135,11 @@ def treatment_plan_create(request: HttpRequest, patient_id: int) -> HttpResponse
         )
         messages.success(request, "Treatment plan saved.")
         return redirect("records:patient", patient_id=patient.pk)
-    return _no_store(
-        render(
-            request,
-            "records/treatment_plan_form.html",
-            {"form": form, "patient": patient, "plan": None},
-            status=400 if form.is_bound else 200,
-        )
+    return render(
+        request,
+        "records/treatment_plan_form.html",
+        {"form": form, "patient": patient, "plan": None},
+        status=400 if form.is_bound else 200,
     )
 
 
@@ -181,13 +166,11 @@ def treatment_plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
         )
         messages.success(request, "Treatment plan saved. The previous version is kept.")
         return redirect("records:patient", patient_id=plan.patient_id)
-    return _no_store(
-        render(
-            request,
-            "records/treatment_plan_form.html",
-            {"form": form, "patient": plan.patient, "plan": plan},
-            status=400 if form.is_bound else 200,
-        )
+    return render(
+        request,
+        "records/treatment_plan_form.html",
+        {"form": form, "patient": plan.patient, "plan": plan},
+        status=400 if form.is_bound else 200,
     )
 
 
@@ -196,10 +179,8 @@ def treatment_plan_history(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = office_plan(request, plan_id)
     versions = plan.versions.select_related("written_by")
     services.patient_viewed(patient=plan.patient, actor=request.user, request=request)
-    return _no_store(
-        render(
-            request,
-            "records/treatment_plan_history.html",
-            {"plan": plan, "patient": plan.patient, "versions": versions},
-        )
+    return render(
+        request,
+        "records/treatment_plan_history.html",
+        {"plan": plan, "patient": plan.patient, "versions": versions},
     )

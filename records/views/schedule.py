@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from offices.access import office_view
 from offices.permissions import Perm
+from outsmart.http import safe_next_url
 from records.models import Appointment
 from records.schedule_forms import AppointmentForm, initial_from_query, schedule_query
 from records.selectors.schedule import office_practitioners, office_schedule, schedule_days
@@ -89,17 +89,6 @@ def _office_appointment(request: HttpRequest, appointment_id: int) -> Appointmen
     )
 
 
-def _next_url(request: HttpRequest, default: str) -> str:
-    """Where to go after the action: the page that linked here (`next`, same site only), else
-    the schedule around the appointment."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return default
-
-
 def _week_of(appointment: Appointment) -> str:
     return _schedule_url(view="week", date=timezone.localdate(appointment.starts_at).isoformat())
 
@@ -138,7 +127,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
                     f"Appointment booked: {appointment.patient} with {appointment.practitioner}, "
                     f"{_when(appointment)}.",
                 )
-                return redirect(_next_url(request, _week_of(appointment)))
+                return redirect(safe_next_url(request, _week_of(appointment)))
     else:
         initial = initial_from_query(
             request.GET, office=office, user=request.user, today=timezone.localdate()
@@ -147,7 +136,7 @@ def appointment_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "records/appointment_form.html",
-        {"form": form, "appointment": None, "next": _next_url(request, "")},
+        {"form": form, "appointment": None, "next": safe_next_url(request, "")},
         status=400 if form.is_bound else 200,
     )
 
@@ -158,7 +147,7 @@ def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _office_appointment(request, appointment_id)
     if appointment.status == Appointment.Status.CANCELLED:
         messages.error(request, "This appointment was cancelled; it can no longer be changed.")
-        return redirect(_next_url(request, _week_of(appointment)))
+        return redirect(safe_next_url(request, _week_of(appointment)))
     data = request.POST if request.method == "POST" else None
     form = AppointmentForm(data, office=request.office, appointment=appointment)
     if request.method == "POST" and form.is_valid():
@@ -174,11 +163,11 @@ def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 f"Appointment saved: {appointment.patient} with {appointment.practitioner}, "
                 f"{_when(appointment)}.",
             )
-            return redirect(_next_url(request, _week_of(appointment)))
+            return redirect(safe_next_url(request, _week_of(appointment)))
     return render(
         request,
         "records/appointment_form.html",
-        {"form": form, "appointment": appointment, "next": _next_url(request, "")},
+        {"form": form, "appointment": appointment, "next": safe_next_url(request, "")},
         status=400 if form.is_bound else 200,
     )
 
@@ -187,7 +176,7 @@ def appointment_edit(request: HttpRequest, appointment_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def appointment_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = _office_appointment(request, appointment_id)
-    after = _next_url(request, _week_of(appointment))
+    after = safe_next_url(request, _week_of(appointment))
     if request.method == "POST":
         try:
             services.appointment_cancel(
@@ -206,5 +195,5 @@ def appointment_cancel(request: HttpRequest, appointment_id: int) -> HttpRespons
     return render(
         request,
         "records/appointment_cancel.html",
-        {"appointment": appointment, "next": _next_url(request, ""), "back": after},
+        {"appointment": appointment, "next": safe_next_url(request, ""), "back": after},
     )

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from offices.access import office_view
 from offices.permissions import Perm
-from records.models import FormRequest, Patient, SmartForm
+from records.models import FormRequest, SmartForm
 from records.selectors.smartforms import answer_rows, office_smart_forms
 from records.services import smartforms as services
 from records.smartforms_forms import (
@@ -19,12 +19,7 @@ from records.smartforms_forms import (
     SmartFormForm,
     question_formset,
 )
-
-
-def _no_store(response: HttpResponse) -> HttpResponse:
-    # Pages with patient data are never kept in a browser's or proxy's cache.
-    response["Cache-Control"] = "no-store"
-    return response
+from records.views.patients import office_patient
 
 
 def _office_form(request: HttpRequest, form_id: int) -> SmartForm:
@@ -125,7 +120,7 @@ def smart_form_edit(request: HttpRequest, form_id: int) -> HttpResponse:
 def form_request_create(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Record that a Smart Form was given to the patient (on paper, a tablet at the desk…).
     Sending it with an access link and backup code is the access codes' business."""
-    patient = get_object_or_404(Patient, pk=patient_id, office=request.office)
+    patient = office_patient(request, patient_id)
     form = FormRequestForm(request.POST, office=request.office)
     if form.is_valid():
         try:
@@ -143,10 +138,8 @@ def form_request_create(request: HttpRequest, patient_id: int) -> HttpResponse:
                 request, f"“{form.cleaned_data['form'].title}” was added for {patient.full_name}."
             )
             return redirect("records:patient", patient_id=patient.pk)
-    return _no_store(
-        render(
-            request, "records/formrequest_new.html", {"form": form, "patient": patient}, status=400
-        )
+    return render(
+        request, "records/formrequest_new.html", {"form": form, "patient": patient}, status=400
     )
 
 
@@ -158,14 +151,12 @@ def form_request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         office=request.office,
     )
     services.form_request_viewed(form_request=form_request, actor=request.user, request=request)
-    return _no_store(
-        render(
-            request,
-            "records/formrequest_detail.html",
-            {
-                "form_request": form_request,
-                "patient": form_request.patient,
-                "rows": answer_rows(form_request),
-            },
-        )
+    return render(
+        request,
+        "records/formrequest_detail.html",
+        {
+            "form_request": form_request,
+            "patient": form_request.patient,
+            "rows": answer_rows(form_request),
+        },
     )

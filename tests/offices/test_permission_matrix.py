@@ -214,5 +214,8 @@ def test_permission_matrix(name, everyone, client, staff, private_storage):
             session = client.session
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
             session.save()
-        status = client.get(url).status_code
+        response = client.get(url)
+        status = response.status_code
         assert status == expected, f"{name} as {persona}: {status}, expected {expected}"
+        if status == 200:  # clinic pages hold office and patient data: never cached
+            assert "no-store" in response["Cache-Control"], f"{name} may be cached"
