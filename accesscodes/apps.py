@@ -6,3 +6,6 @@ class AccessCodesConfig(AppConfig):
 
     name = "accesscodes"
     verbose_name = "Access codes"
+
+    def ready(self) -> None:
+        from accesscodes import checks  # noqa: F401 - registers the deployment checks

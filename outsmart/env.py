@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -127,4 +127,43 @@ def email_config(name: str) -> EmailConfig | None:
         use_tls=parts.scheme == "smtp+tls",
         use_ssl=parts.scheme == "smtps",
         timeout=int(timeout),
+    )
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    backend: str
+    url: str = ""
+    timeout: int = 10
+
+
+def sms_config(name: str) -> SmsConfig | None:
+    """`https://user:token@sms.example.com/v1/messages` (the provider's endpoint; `?timeout=N`
+    for another timeout than 10 s), `console://` for printing messages to stdout, or `locmem://`
+    for keeping them in `outsmart.sms.outbox`."""
+    raw = env_str(name)
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme == "console":
+        return SmsConfig(backend="outsmart.sms.ConsoleBackend")
+    if parts.scheme == "locmem":
+        return SmsConfig(backend="outsmart.sms.LocmemBackend")
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name} is malformed; expected https://user:token@sms.example.com/v1/messages, "
+            "console:// or locmem://"
+        )
+    try:
+        _ = parts.port  # raises for a port that is not a number or out of range
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is malformed ({exc}).") from None
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    timeout = dict(query).get("timeout", "10")
+    if not (timeout.isascii() and timeout.isdigit()) or int(timeout) == 0:
+        raise ImproperlyConfigured(f"{name} has a timeout that is not a number of seconds.")
+    # The timeout is ours, not the provider's: it stays out of the URL we post to.
+    endpoint = parts._replace(query=urlencode([(k, v) for k, v in query if k != "timeout"]))
+    return SmsConfig(
+        backend="outsmart.sms.HttpBackend", url=urlunsplit(endpoint), timeout=int(timeout)
     )

@@ -17,6 +17,7 @@ from outsmart.env import (
     env_list,
     env_str,
     redis_url,
+    sms_config,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -242,6 +243,21 @@ else:
     EMAIL_TIMEOUT = _email.timeout
     OUTBOX_DIR = VAR_DIR / "outbox"
 
+# --- SMS --------------------------------------------------------------------------------------
+_sms = sms_config("SMS_URL")
+if _sms is None:
+    # No SMS_URL: `make run` prints messages to the console; elsewhere (the tests) they are kept
+    # in outsmart.sms.outbox.
+    SMS_BACKEND = "outsmart.sms.ConsoleBackend" if DEBUG else "outsmart.sms.LocmemBackend"
+    SMS_URL = ""
+    SMS_TIMEOUT = 10
+else:
+    SMS_BACKEND = _sms.backend
+    SMS_URL = _sms.url  # the provider's endpoint, with its credentials; "" for console/locmem
+    SMS_TIMEOUT = _sms.timeout
+# SMS_URL and the other *_URL settings carry credentials: the debug error page must hide them.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "outsmart.debug.SettingsFilter"
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without REDIS_URL (the `make run` default) tasks run in-process, still only after commit.
@@ -267,6 +283,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "invitations-requeue": {"task": "invitations.requeue", "schedule": 60},
     "invitations-expire": {"task": "invitations.expire", "schedule": 10 * 60},
+    "accesscodes-requeue": {"task": "accesscodes.requeue", "schedule": 60},
+    "accesscodes-expire": {"task": "accesscodes.expire", "schedule": 10 * 60},
+    "accesscodes-remind": {"task": "accesscodes.remind", "schedule": 60 * 60},
 }
 
 # --- logging ----------------------------------------------------------------------------------
@@ -275,6 +294,7 @@ LOG_REDACTIONS = [
     r"(?i)((?:token|code|key|password|otp|secret)=)[^&\s'\"]+",
     r"(/password/reset/key/)[^/\s'\"]+",
     r"(/invitations/)(?!\d+/|<)[^/\s'\"]+",
+    r"(/a/)[A-Za-z0-9_-]+",  # access links
 ]
 LOGGING = {
     "version": 1,

@@ -48,3 +48,32 @@ TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 def looks_like_token(value: str) -> bool:
     return len(value) == TOKEN_LENGTH and set(value) <= TOKEN_ALPHABET
+
+
+def _fernet(purpose: str):
+    from cryptography.fernet import Fernet
+
+    return Fernet(base64.urlsafe_b64encode(_key(f"seal:{purpose}")))
+
+
+def seal(purpose: str, value: str) -> str:
+    """Encrypt `value` under a key derived from the server secret: for a secret that must wait
+    in the database for a worker (an access code until it is emailed), never for longer."""
+    return _fernet(purpose).encrypt(value.encode()).decode()
+
+
+def unseal(purpose: str, sealed: str) -> str:
+    return _fernet(purpose).decrypt(sealed.encode()).decode()
+
+
+def new_link_token() -> str:
+    """A random token for an access link: 144 bits in 24 URL-safe characters, short enough
+    for an SMS."""
+    return secrets.token_urlsafe(18)
+
+
+LINK_TOKEN_LENGTH = 24
+
+
+def looks_like_link_token(value: str) -> bool:
+    return len(value) == LINK_TOKEN_LENGTH and set(value) <= TOKEN_ALPHABET

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from django_otp.admin import OTPAdminSite
 
 from outsmart import views
+from portal.views import entry as portal_entry
 
 # The admin requires a verified second factor (django-otp); login goes through allauth.
 admin.site.__class__ = OTPAdminSite
@@ -19,7 +20,9 @@ urlpatterns = [
     path("office/invitations/", include("invitations.urls")),
     path("office/", include("offices.urls")),
     path("", include("records.urls")),
+    path("", include("accesscodes.urls")),
     path("portal/", include("portal.urls")),
+    path("a/<str:token>/", portal_entry.link_landing, name="access_link"),
     path(
         "admin/login/",
         RedirectView.as_view(pattern_name="account_login", query_string=True),

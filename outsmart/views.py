@@ -12,6 +12,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
     membership = current_membership(request)
     if membership is None:
+        from portal.models import PortalAccess
+
+        # A patient (portal grants, no office) starts on the portal's Dashboard.
+        if PortalAccess.objects.filter(user=request.user).exists():
+            return redirect("portal:dashboard")
         return redirect("accounts:overview")
     if membership.is_admin and not membership.office.is_set_up:
         return redirect("offices:edit")

@@ -61,9 +61,11 @@ def pytest_configure(config):
 def _isolated_state(settings):
     from django.core.cache import cache
 
+    from outsmart import sms
     from outsmart.celery import app
 
     cache.clear()
+    sms.outbox.clear()
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     settings.OUTBOX_DIR = settings.VAR_DIR / "test-outbox" / str(_worker_number())

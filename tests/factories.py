@@ -95,3 +95,45 @@ class PatientFactory(factory.django.DjangoModelFactory):
     date_of_birth = factory.Faker("date_of_birth", minimum_age=1, maximum_age=95)
     email = factory.LazyAttribute(lambda p: f"{p.first_name}.{p.last_name}@example.net".lower())
     mobile_phone = "+14165550100"
+
+
+# --- access codes ---
+def form_request_for(patient, actor=None):
+    """A pending FormRequest of the office's "New patient intake" form, sent to `patient`."""
+    from records.services.smartforms import form_request_create, smart_forms_install_defaults
+
+    form = smart_forms_install_defaults(office=patient.office)
+    return form_request_create(
+        office=patient.office, patient=patient, form=form, actor=actor, request=None
+    )
+
+
+def issue_code(
+    *,
+    patient,
+    actor=None,
+    kind="medical_records",
+    channel="phone",
+    address="",
+    form_request=None,
+    **kwargs,
+):
+    """Issue an access code through the service, as the patient page does, and return its
+    `Issued` (the only place the plain code and link exist). The actor defaults to a new
+    practitioner of the patient's office; a Smart Form code gets a new FormRequest."""
+    from accesscodes.services import access_code_issue
+
+    if actor is None:
+        actor = MembershipFactory(office=patient.office, role=Role.PRACTITIONER).user
+    if kind == "smart_form" and form_request is None:
+        form_request = form_request_for(patient, actor)
+    return access_code_issue(
+        office=patient.office,
+        patient=patient,
+        kind=kind,
+        actor=actor,
+        channel=channel,
+        address=address,
+        form_request=form_request,
+        **kwargs,
+    )

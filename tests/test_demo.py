@@ -37,7 +37,12 @@ def test_seed_demo_is_safe_to_run_twice_and_leaves_pending_invitations_in_the_ou
     assert sorted(m.to[0] for m in mailoutbox) == [
         "grace.kim@riverside.example",
         "new.frontdesk@riverside.example",
+        "patient@riverside.example",  # "your records were connected", once
     ]
+    from portal.models import PortalAccess
+
+    grant = PortalAccess.objects.get(user__email="patient@riverside.example")
+    assert grant.patient.full_name == "Olivia Brown" and grant.kind == "medical_records"
 
 
 def test_seed_demo_refuses_with_debug_off(settings):

@@ -22,6 +22,7 @@ def run_manage(*args, **env):
             "DATABASE_URL",
             "REDIS_URL",
             "EMAIL_URL",
+            "SMS_URL",
             "SECURE_SSL_REDIRECT",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
@@ -56,6 +57,7 @@ def run_manage(*args, **env):
         ("EMAIL_URL", "smtp://"),
         ("EMAIL_URL", "smtp://mail.example:99999"),
         ("EMAIL_URL", "carrier-pigeon://coop"),
+        ("SMS_URL", "carrier-pigeon://coop"),
     ],
 )
 def test_malformed_service_url_stops_start_up_naming_the_variable(variable, value):
@@ -80,8 +82,23 @@ def test_deployment_check_passes_with_production_settings():
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/outsmart",
         REDIS_URL="redis://127.0.0.1:6379/0",
         EMAIL_URL="smtp://127.0.0.1:1025",
+        SMS_URL="https://user:token@sms.example.com/v1/messages",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deployment_check_warns_when_sms_would_not_be_sent():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/outsmart",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        EMAIL_URL="smtp://127.0.0.1:1025",
+    )
+    assert result.returncode != 0
+    assert "accesscodes.W001" in result.stdout + result.stderr
 
 
 def test_production_settings_secure_cookies_hsts_and_ssl_redirect():

@@ -92,6 +92,7 @@ def seed_demo() -> tuple[Office, list[Person]]:
             membership.save(update_fields=["removed_at", "removed_by"])
     _invite(office, admin_user)
     _records(office, admin_user)
+    _portal(office)
     return office, PEOPLE
 
 
@@ -129,3 +130,23 @@ def _invite(office: Office, admin_user: User) -> None:
             invited_by=admin_user,
             enforce_limits=False,
         )
+
+
+def _portal(office: Office) -> None:
+    """The demo patient's portal account sees Olivia Brown's records, connected the way a real
+    patient's are: a practitioner issues a Medical Records Access Code, the patient redeems it."""
+    from accesscodes.services import access_code_issue, access_code_redeem
+    from portal.models import PortalAccess
+    from records.models import Patient
+
+    user = User.objects.get(email__iexact="patient@riverside.example")
+    if PortalAccess.objects.filter(user=user).exists():
+        return
+    chart = Patient.objects.filter(office=office, email__iexact=user.email).first()
+    practitioner = User.objects.get(email__iexact="dr.chen@riverside.example")
+    if chart is None or chart.date_of_birth is None:
+        return
+    issued = access_code_issue(
+        office=office, patient=chart, kind="medical_records", actor=practitioner, channel="phone"
+    )
+    access_code_redeem(code_id=issued.access_code.pk, date_of_birth=chart.date_of_birth, user=user)

@@ -100,6 +100,24 @@ def patient_sections(patient: Patient) -> dict:
     }
 
 
+def _access_codes_section(patient: Patient, perms) -> dict:
+    """The Access codes section: every code of the patient (one query), and which kinds this
+    person may issue, cancel and reissue."""
+    from accesscodes.models import AccessCode
+    from accesscodes.selectors import patient_access_codes
+
+    kinds = set()
+    if Perm.ISSUE_MEDICAL_RECORDS_CODES in perms:
+        kinds.add(AccessCode.Kind.MEDICAL_RECORDS.value)
+    if Perm.SEND_SMART_FORMS in perms:
+        kinds.add(AccessCode.Kind.SMART_FORM.value)
+    return {
+        "access_codes": patient_access_codes(patient),
+        "access_code_kinds": kinds,
+        "can_issue_medical_records_codes": Perm.ISSUE_MEDICAL_RECORDS_CODES in perms,
+    }
+
+
 @office_view(Perm.VIEW_PATIENTS)
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = office_patient(request, patient_id)
@@ -113,6 +131,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "can_write_treatment_plans": Perm.WRITE_TREATMENT_PLANS in perms,
         "can_upload_documents": Perm.UPLOAD_DOCUMENTS in perms,
         "can_send_smart_forms": Perm.SEND_SMART_FORMS in perms,
+        **_access_codes_section(patient, perms),
     }
     if context["can_send_smart_forms"]:
         from records.selectors.smartforms import smart_forms_sendable

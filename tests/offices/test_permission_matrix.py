@@ -7,7 +7,7 @@ from tests.conftest import make_authenticator
 
 pytestmark = pytest.mark.django_db
 
-CLINIC_NAMESPACES = {"offices", "records", "invitations"}
+CLINIC_NAMESPACES = {"offices", "records", "invitations", "accesscodes"}
 PERSONAS = ["admin", "practitioner", "staff", "removed_member", "outsider", "patient", "anonymous"]
 
 # GET status per persona, in PERSONAS order. 302 for anonymous is the login redirect;
@@ -42,6 +42,12 @@ EXPECTED = {
     "records:smartform_edit": [200, 200, 403, 403, 404, 403, 302],
     "records:form_request_create": [405, 405, 405, 403, 405, 403, 302],
     "records:form_request_detail": [200, 200, 200, 403, 404, 403, 302],
+    # Staff send Smart Forms but do not give access to medical records: the code here is a
+    # medical-records code, so they get 403 (tests/accesscodes covers their Smart Form codes).
+    "accesscodes:issue_medical_records": [200, 200, 403, 403, 404, 403, 302],
+    "accesscodes:send_smart_form": [200, 200, 200, 403, 404, 403, 302],
+    "accesscodes:cancel": [200, 200, 403, 403, 404, 403, 302],
+    "accesscodes:reissue": [200, 200, 403, 403, 404, 403, 302],
 }
 
 
@@ -120,6 +126,15 @@ def _form_request(office, user):
     )
 
 
+def _medical_records_code(office, user):
+    from accesscodes.services import access_code_issue
+
+    patient = _patient(office, user)
+    return access_code_issue(
+        office=office, patient=patient, kind="medical_records", actor=user, channel="phone"
+    ).access_code
+
+
 # URL kwargs naming an object of the personas' office (Lakeside); the outsider's office is
 # another, so for them every such URL must answer 404.
 OBJECT_KWARGS = {
@@ -142,6 +157,12 @@ OBJECT_KWARGS = {
     "records:form_request_detail": lambda office, user: {
         "request_id": _form_request(office, user).pk
     },
+    "accesscodes:issue_medical_records": lambda office, user: {
+        "patient_id": _patient(office, user).pk
+    },
+    "accesscodes:send_smart_form": lambda office, user: {"patient_id": _patient(office, user).pk},
+    "accesscodes:cancel": lambda office, user: {"code_id": _medical_records_code(office, user).pk},
+    "accesscodes:reissue": lambda office, user: {"code_id": _medical_records_code(office, user).pk},
 }
 
 

@@ -1,0 +1,76 @@
+"""Access-code reads for the clinic: a patient's codes as the patient page lists them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
+
+from accesscodes.models import AccessCode
+from offices.models import Office
+from records.models import FormRequest, Patient
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """One code on the patient page, with what can still be done with it (whoever asks;
+    the view adds who may)."""
+
+    code: AccessCode
+    status: str  # effective: an active code past its expiry is expired
+    cancellable: bool  # it still opens something: the code itself, or portal access it gave
+    reissuable: bool
+    takes_back_access: bool  # cancelling it also ends portal access it gave
+
+    @property
+    def kind(self) -> str:
+        return self.code.kind
+
+
+def _codes():
+    from portal.models import PortalAccess
+
+    open_access = PortalAccess.objects.filter(access_code=OuterRef("pk"), revoked_at=None)
+    replaced = AccessCode.objects.filter(replaces=OuterRef("pk"))
+    return (
+        AccessCode.objects.select_related(
+            "patient", "issued_by", "redeemed_by", "cancelled_by", "form_request"
+        )
+        .defer(
+            "sealed",
+            "code_digest",
+            "link_digest",
+            "form_request__questions",
+            "form_request__answers",
+            "form_request__instructions",
+        )
+        .annotate(has_open_access=Exists(open_access), is_replaced=Exists(replaced))
+    )
+
+
+def _row(code: AccessCode) -> CodeRow:
+    status = code.effective_status
+    form_open = (
+        code.form_request_id is None or code.form_request.status == FormRequest.Status.PENDING
+    )
+    return CodeRow(
+        code=code,
+        status=status,
+        cancellable=status == AccessCode.Status.ACTIVE or code.has_open_access,
+        reissuable=not code.is_replaced and status != AccessCode.Status.REDEEMED and form_open,
+        takes_back_access=code.has_open_access,
+    )
+
+
+def patient_access_codes(patient: Patient) -> list[CodeRow]:
+    """Every code of the patient, newest first, in one query whatever their number: who issued,
+    redeemed and cancelled it, its Smart Form's title, whether a newer code replaced it and
+    whether portal access it gave is still open."""
+    codes = _codes().filter(patient=patient, office_id=patient.office_id)
+    return [_row(code) for code in codes.order_by("-issued_at", "-id")]
+
+
+def office_access_code(office: Office, code_id: int) -> CodeRow | None:
+    """One code of the office, as the patient page shows it; None for another office's."""
+    code = _codes().filter(office=office, pk=code_id).first()
+    return _row(code) if code is not None else None

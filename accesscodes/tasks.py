@@ -1,0 +1,259 @@
+"""Access-code delivery (email, SMS) and housekeeping, run by the Celery worker and beat.
+
+Delivery is driven by the row, as for invitations: the task carries only the id, claims the row
+with one conditional UPDATE, unseals the code, sends, records the outcome, and wipes the sealed
+copy once delivery is over. A message lost to a broker outage is made good by the re-queue sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from celery import shared_task
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from accesscodes.models import AccessCode
+from accesscodes.services import access_link, sealed_secrets
+from outsmart.audit.services import audit_record
+from outsmart.celery import PUBLISH_RETRY_POLICY
+from outsmart.mail import (
+    MAX_RETRIES,
+    RETRY_BACKOFF,
+    RETRY_BACKOFF_MAX,
+    email_queue,
+    email_render,
+    error_kind,
+    is_transient,
+    message_build,
+    site_url,
+)
+from outsmart.sms import SmsError, send_sms
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = MAX_RETRIES
+REQUEUE_AFTER = timedelta(minutes=5)
+SENDING_LEASE = timedelta(minutes=10)
+SWEEP_BATCH = 500
+REMIND_AFTER = timedelta(days=3)
+
+
+def _local_date(access_code: AccessCode):
+    return access_code.expires_at.astimezone(ZoneInfo(access_code.office.time_zone))
+
+
+def code_context(access_code: AccessCode, code: str, token: str) -> dict:
+    return {
+        "access_code": access_code,
+        "office": access_code.office,
+        "patient": access_code.patient,
+        "issuer": access_code.issued_by.get_full_name() or access_code.issued_by.email,
+        "form_title": access_code.form_request.title if access_code.form_request_id else "",
+        "words": code.split(" "),
+        "code": code,
+        "link": access_link(token),
+        "portal_url": site_url() + "/portal/",
+        "expires": _local_date(access_code),
+        "medical_records": access_code.is_medical_records,
+        "site_url": site_url(),
+    }
+
+
+def access_code_sms_body(access_code: AccessCode, code: str, token: str) -> str:
+    office = access_code.office.name[:40]
+    expires = _local_date(access_code).strftime("%b %-d")
+    what = "your medical records" if access_code.is_medical_records else "a form to fill in"
+    return (
+        f"{office}: your OutSmart access code for {what} is {code.upper()}. "
+        f"Use it now: {access_link(token)} (valid until {expires}). Never share it."
+    )
+
+
+def _send(access_code: AccessCode) -> None:
+    # Dates in the message are the clinic's, whatever the worker's time zone.
+    with timezone.override(ZoneInfo(access_code.office.time_zone)):
+        _send_now(access_code)
+
+
+def _send_now(access_code: AccessCode) -> None:
+    code, token = sealed_secrets(access_code)
+    if access_code.channel == AccessCode.Channel.SMS:
+        send_sms(access_code.address, access_code_sms_body(access_code, code, token))
+        return
+    email = message_build(
+        to=[access_code.address],
+        **email_render("access_code", code_context(access_code, code, token)),
+    )
+    email.send()
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, SmsError):
+        return exc.transient
+    return is_transient(exc)
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, SmsError):
+        return exc.kind[:64]
+    return error_kind(exc)
+
+
+def _claim(code_id: int) -> bool:
+    now = timezone.now()
+    claimable = Q(delivery_state=AccessCode.Delivery.QUEUED) | Q(
+        delivery_state=AccessCode.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE
+    )
+    return bool(
+        AccessCode.objects.filter(claimable, pk=code_id, status=AccessCode.Status.ACTIVE)
+        .filter(expires_at__gt=now)
+        .exclude(sealed="")
+        .update(
+            delivery_state=AccessCode.Delivery.SENDING,
+            delivery_due_at=now,
+            delivery_attempts=F("delivery_attempts") + 1,
+        )
+    )
+
+
+@shared_task(name="accesscodes.deliver", acks_late=True, ignore_result=True)
+def access_code_deliver(code_id: int) -> str:
+    """Send one access code by email or SMS, if the row is still waiting for it."""
+    if not _claim(code_id):
+        return "skipped"
+    access_code = AccessCode.objects.select_related(
+        "office", "patient", "issued_by", "form_request"
+    ).get(pk=code_id)
+    rows = AccessCode.objects.filter(pk=code_id, delivery_state=AccessCode.Delivery.SENDING)
+    try:
+        _send(access_code)
+    except Exception as exc:
+        kind = _kind(exc)
+        if _transient(exc) and access_code.delivery_attempts < MAX_ATTEMPTS:
+            countdown = min(
+                RETRY_BACKOFF * 2 ** (access_code.delivery_attempts - 1), RETRY_BACKOFF_MAX
+            )
+            rows.update(
+                delivery_state=AccessCode.Delivery.QUEUED,
+                delivery_error=kind,
+                delivery_due_at=timezone.now() + timedelta(seconds=countdown),
+            )
+            logger.warning("access code %s: %s, retry in %ss", code_id, kind, countdown)
+            try:
+                access_code_deliver.apply_async(
+                    (code_id,), countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
+                )
+            except Exception:  # broker away: the sweep picks the row up when it is due
+                logger.error("access code %s: retry not queued; the sweep will", code_id)
+            return "retry"
+        rows.update(delivery_state=AccessCode.Delivery.FAILED, delivery_error=kind, sealed="")
+        audit_record(
+            action="access_code.delivery_failed",
+            office=access_code.office,
+            patient=access_code.patient,
+            target=access_code,
+            detail={"error": kind, "attempts": access_code.delivery_attempts},
+        )
+        logger.error("access code %s: delivery failed for good: %s", code_id, kind)
+        return "failed"
+    rows.update(
+        delivery_state=AccessCode.Delivery.SENT,
+        delivery_error="",
+        sent_at=timezone.now(),
+        sealed="",
+    )
+    audit_record(
+        action="access_code.sent",
+        office=access_code.office,
+        patient=access_code.patient,
+        target=access_code,
+        detail={"channel": access_code.channel, "attempts": access_code.delivery_attempts},
+    )
+    return "sent"
+
+
+@shared_task(name="accesscodes.requeue", ignore_result=True)
+def access_codes_requeue() -> int:
+    """Queue again every code delivery that is overdue (lost message, dead worker)."""
+    now = timezone.now()
+    overdue = Q(
+        delivery_state=AccessCode.Delivery.QUEUED, delivery_due_at__lt=now - REQUEUE_AFTER
+    ) | Q(delivery_state=AccessCode.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE)
+    with transaction.atomic():
+        ids = list(
+            AccessCode.objects.select_for_update(skip_locked=True)
+            .filter(overdue, status=AccessCode.Status.ACTIVE, expires_at__gt=now)
+            .exclude(sealed="")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        AccessCode.objects.filter(pk__in=ids, delivery_state=AccessCode.Delivery.QUEUED).update(
+            delivery_due_at=now
+        )
+    for pk in ids:
+        access_code_deliver.apply_async((pk,), retry_policy=PUBLISH_RETRY_POLICY)
+    if ids:
+        logger.info("re-queued %s access-code deliveries", len(ids))
+    return len(ids)
+
+
+@shared_task(name="accesscodes.expire", ignore_result=True)
+def access_codes_expire() -> int:
+    """Mark every active code past its expiry as expired: one UPDATE over the partial index on
+    active codes' expiry. Redemption never waits for this: it checks the expiry itself."""
+    expired = AccessCode.objects.filter(
+        status=AccessCode.Status.ACTIVE, expires_at__lte=Now()
+    ).update(status=AccessCode.Status.EXPIRED, sealed="")
+    if expired:
+        logger.info("expired %s access codes", expired)
+    return expired
+
+
+@shared_task(name="accesscodes.remind", ignore_result=True)
+def access_codes_remind() -> int:
+    """On day 3, remind patients whose emailed medical-records code is still unused: it stops
+    working on day 5. The reminder does not repeat the code (a second copy of a secret in a
+    mailbox helps nobody); it says where the first email is and what to do if it is lost."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            AccessCode.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("office", "patient")
+            .filter(
+                status=AccessCode.Status.ACTIVE,
+                kind=AccessCode.Kind.MEDICAL_RECORDS,
+                channel=AccessCode.Channel.EMAIL,
+                delivery_state=AccessCode.Delivery.SENT,
+                reminded_at=None,
+                issued_at__lte=now - REMIND_AFTER,
+                expires_at__gt=now,
+            )[:SWEEP_BATCH]
+        )
+        AccessCode.objects.filter(pk__in=[c.pk for c in due]).update(reminded_at=now)
+        for access_code in due:
+            with timezone.override(ZoneInfo(access_code.office.time_zone)):
+                _remind(access_code)
+    return len(due)
+
+
+def _remind(access_code: AccessCode) -> None:
+    email_queue(
+        to=[access_code.address],
+        name="access_code_reminder",
+        context={
+            "office": access_code.office,
+            "patient": access_code.patient,
+            "issued": access_code.issued_at,
+            "expires": access_code.expires_at,
+        },
+    )
+    audit_record(
+        action="access_code.reminded",
+        office=access_code.office,
+        patient=access_code.patient,
+        target=access_code,
+    )

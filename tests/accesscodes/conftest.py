@@ -1,0 +1,52 @@
+"""Access-code fixtures: a patient on file with a date of birth, and issuing through the service."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from outsmart import sms
+from tests.factories import PatientFactory, form_request_for, issue_code
+
+ANNA_DOB = date(1984, 3, 9)
+WRONG_DOB = date(1984, 9, 3)
+ANNA_EMAIL = "anna.smith@example.net"
+ANNA_MOBILE = "+15145550123"
+
+
+@pytest.fixture(autouse=True)
+def _sms_outbox():
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def anna(office):
+    """A patient on file at the Lakeside Clinic (records.Patient, not a portal account)."""
+    return PatientFactory(
+        office=office,
+        first_name="Anna",
+        last_name="Smith",
+        date_of_birth=ANNA_DOB,
+        email=ANNA_EMAIL,
+        mobile_phone=ANNA_MOBILE,
+    )
+
+
+@pytest.fixture
+def form_request(anna, practitioner):
+    return form_request_for(anna, practitioner)
+
+
+@pytest.fixture
+def issue(anna, practitioner):
+    """issue(**kwargs): a code for Anna, issued by the practitioner (by phone unless told)."""
+
+    def issue(**kwargs):
+        kwargs.setdefault("patient", anna)
+        kwargs.setdefault("actor", practitioner)
+        return issue_code(**kwargs)
+
+    return issue
