@@ -60,6 +60,8 @@ check-services:
 # DEBUG is forced on; DATABASE_URL, REDIS_URL and EMAIL_URL are used only if you set them
 # (defaults: SQLite in var/, tasks in-process, mail in the outbox at /dev/outbox/).
 run: export DEBUG = true
+# Links in emails, SMS and printed slips point at this server, whatever port it runs on.
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	@mkdir -p "$(VAR_DIR)"
 	$(MANAGE) migrate --noinput

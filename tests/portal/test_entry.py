@@ -395,3 +395,11 @@ def test_a_patient_who_logs_in_anywhere_starts_on_the_dashboard(client, patient,
     client.force_login(patient)
     response = client.get("/")
     assert response["Location"] == reverse("portal:dashboard")
+
+
+def test_a_patient_can_turn_on_two_factor_from_the_account_page_and_get_back(
+    patient_client,
+):
+    html = patient_client.get(reverse("accounts:overview")).content.decode()
+    assert reverse("accounts:two_factor_setup") in html
+    assert f'href="{reverse("portal:dashboard")}"' in html
