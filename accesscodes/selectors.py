@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef
 
 from accesscodes.models import AccessCode
 from offices.models import Office
-from records.models import FormRequest, Patient
+from records.models import Patient
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,14 @@ def _codes():
 
 
 def _row(code: AccessCode) -> CodeRow:
+    from accesscodes.services import reissue_problem
+
     status = code.effective_status
-    form_open = (
-        code.form_request_id is None or code.form_request.status == FormRequest.Status.PENDING
-    )
     return CodeRow(
         code=code,
         status=status,
         cancellable=status == AccessCode.Status.ACTIVE or code.has_open_access,
-        reissuable=not code.is_replaced and status != AccessCode.Status.REDEEMED and form_open,
+        reissuable=not reissue_problem(code),
         takes_back_access=code.has_open_access,
     )
 

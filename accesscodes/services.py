@@ -393,6 +393,26 @@ def access_code_cancel(
     return True
 
 
+def reissue_problem(access_code: AccessCode) -> str:
+    """Why `access_code` cannot be reissued, in words for the clinic, or "" when it can.
+    Reads `is_replaced` when the row was annotated with it (the patient page's selector)."""
+    replaced = getattr(access_code, "is_replaced", None)
+    if replaced is None:
+        replaced = AccessCode.objects.filter(replaces=access_code).exists()
+    if replaced:
+        return "This code was already replaced by a newer one: reissue that one instead."
+    if access_code.form_request_id and access_code.form_request.status != (
+        FormRequest.Status.PENDING
+    ):
+        return "This Smart Form has already been submitted: there is nothing to reopen."
+    if access_code.status == AccessCode.Status.REDEEMED:
+        return (
+            "This code was already used. To give the patient access again, issue a new "
+            "Medical Records Access Code."
+        )
+    return ""
+
+
 @transaction.atomic
 def access_code_reissue(
     *,
@@ -410,10 +430,8 @@ def access_code_reissue(
         earlier = AccessCode.objects.filter(issued_by=actor, issue_key=issue_key).first()
         if earlier is not None:
             return Issued(access_code=earlier, code="", link="", created=False)
-    if hasattr(locked, "replaced_by"):
-        raise IssueError("This code was already replaced by a newer one.")
-    if locked.form_request_id and locked.form_request.status != FormRequest.Status.PENDING:
-        raise IssueError("This Smart Form has already been submitted: there is nothing to reopen.")
+    if problem := reissue_problem(locked):
+        raise IssueError(problem)
     if locked.status == AccessCode.Status.ACTIVE:
         access_code_cancel(
             access_code=locked,

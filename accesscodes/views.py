@@ -23,11 +23,11 @@ from accesscodes.services import (
     access_code_cancel,
     access_code_issue,
     access_code_reissue,
+    reissue_problem,
     smart_form_send,
 )
-from offices.access import office_view
+from offices.access import office_view, permission_denied
 from offices.permissions import Perm
-from outsmart.audit.services import audit_record
 from outsmart.mail import site_url
 from records.models import Patient
 from records.services.smartforms import SmartFormError
@@ -57,17 +57,7 @@ def _denied(request: HttpRequest, access_code: AccessCode) -> HttpResponse | Non
     needed = KIND_PERM[access_code.kind]
     if needed in request.office_perms:
         return None
-    if request.method == "POST":
-        audit_record(
-            action="access.denied",
-            actor=request.user,
-            office=request.office,
-            patient=access_code.patient,
-            target=access_code,
-            request=request,
-            detail={"view": request.resolver_match.view_name, "needs": str(needed)},
-        )
-    return render(request, "403.html", status=403)
+    return permission_denied(request, needed, target=access_code, patient=access_code.patient)
 
 
 def qr_svg(link: str) -> str:
@@ -235,20 +225,6 @@ def _cancelled_message(row: CodeRow) -> str:
     return f"The {what} was cancelled: it can no longer be used."
 
 
-def _reissue_problem(row: CodeRow) -> str:
-    """Why this code cannot be reissued, or ""."""
-    if row.code.is_replaced:
-        return "This code was already replaced by a newer one: reissue that one instead."
-    if row.code.form_request_id and not row.reissuable:
-        return "This Smart Form has already been submitted: there is nothing to reopen."
-    if row.status == AccessCode.Status.REDEEMED:
-        return (
-            "This code was already used. To give the patient access again, issue a new "
-            "Medical Records Access Code."
-        )
-    return ""
-
-
 @office_view(Perm.SEND_SMART_FORMS)
 @require_http_methods(["GET", "POST"])
 def reissue(request: HttpRequest, code_id: int) -> HttpResponse:
@@ -263,20 +239,13 @@ def reissue(request: HttpRequest, code_id: int) -> HttpResponse:
     if request.method == "POST":
         form = DeliveryForm(request.POST)
         if form.is_valid():
-            key = form.cleaned_data["issue_key"]
-            earlier = AccessCode.objects.filter(issued_by=request.user, issue_key=key).first()
-            if earlier is not None:
-                return _already_issued(request, Issued(earlier, code="", link="", created=False))
-            if problem := _reissue_problem(row):
-                form.add_error(None, problem)
-                return _form_page(request, "accesscodes/reissue.html", form, context)
             try:
                 issued = access_code_reissue(
                     access_code=access_code,
                     actor=request.user,
                     channel=form.cleaned_data["channel"],
                     address=form.cleaned_data["address"],
-                    issue_key=key,
+                    issue_key=form.cleaned_data["issue_key"],
                     request=request,
                 )
             except IssueError as error:
@@ -286,7 +255,7 @@ def reissue(request: HttpRequest, code_id: int) -> HttpResponse:
                     return _already_issued(request, issued)
                 return _result(request, issued, replaced=access_code)
     else:
-        if problem := _reissue_problem(row):
+        if problem := reissue_problem(access_code):
             messages.error(request, problem)
             return redirect(_patient_url(patient.pk))
         form = DeliveryForm(

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from invitations.models import INVITATION_LIFETIME, Invitation, ReviewRequest, token_digest
 from offices.models import Membership, Office
+from outsmart.accounts.services import email_in_use
 from outsmart.audit.models import AuditEvent
 from outsmart.audit.services import audit_record
 from outsmart.celery import enqueue_on_commit
@@ -65,18 +66,6 @@ def invitation_by_token(token: str) -> Invitation | None:
         Invitation.objects.select_related("office", "invited_by")
         .filter(token_digest=token_digest(token))
         .first()
-    )
-
-
-def email_in_use(email: str) -> bool:
-    """Whether any account already uses this address (as its login or as one of its emails)."""
-    from allauth.account.models import EmailAddress
-
-    from outsmart.accounts.models import User
-
-    return (
-        User.objects.filter(email__iexact=email).exists()
-        or EmailAddress.objects.filter(email__iexact=email).exists()
     )
 
 

@@ -47,6 +47,22 @@ def current_membership(request: HttpRequest) -> Membership | None:
     return membership
 
 
+def permission_denied(request: HttpRequest, perm: Perm, *, target=None, patient=None):
+    """The 403 page for a member who lacks `perm`; a denied change (POST) is audited. For an
+    object the member may see but not handle, pass it as `target` (and its patient)."""
+    if request.method == "POST":
+        audit_record(
+            action="access.denied",
+            actor=request.user,
+            office=request.membership.office,
+            patient=patient,
+            target=target,
+            request=request,
+            detail={"view": request.resolver_match.view_name, "needs": str(perm)},
+        )
+    return render(request, "403.html", status=403)
+
+
 def office_view(perm: Perm) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -60,15 +76,7 @@ def office_view(perm: Perm) -> Callable:
             request.office = membership.office
             request.office_perms = membership_permissions(membership)
             if not has_perm(membership, perm):
-                if request.method == "POST":
-                    audit_record(
-                        action="access.denied",
-                        actor=request.user,
-                        office=membership.office,
-                        request=request,
-                        detail={"view": request.resolver_match.view_name, "needs": str(perm)},
-                    )
-                return render(request, "403.html", status=403)
+                return permission_denied(request, perm)
             # Clinic pages show times in the office's own time zone.
             with timezone.override(zoneinfo.ZoneInfo(membership.office.time_zone)):
                 response = view(request, *args, **kwargs)

@@ -81,6 +81,23 @@ def session_form_code_add(request: HttpRequest, access_code: AccessCode) -> None
     request.session.cycle_key()
 
 
+def _account_forms(user) -> Q:
+    """FormRequests the account reaches by its own grants: its records grants' patients' forms,
+    and the forms it holds a Smart Form grant on."""
+    if not getattr(user, "is_authenticated", False):
+        return Q(pk__in=[])
+    return Q(patient__portal_accesses__in=records_grants(user)) | Q(
+        portal_accesses__in=PortalAccess.objects.active().filter(
+            user=user, kind=PortalAccess.Kind.SMART_FORM
+        )
+    )
+
+
+def account_reaches_form(user, form_request: FormRequest) -> bool:
+    """Whether the account itself (not only this browser session's link) reaches the form."""
+    return FormRequest.objects.filter(_account_forms(user), pk=form_request.pk).exists()
+
+
 def form_request_reachable(request: HttpRequest, form_request_id) -> FormRequest:
     """The FormRequest this request may open, or 404: the account's medical-records grant on
     its patient, the account's grant on that form, or a usable Smart Form code opened in this
@@ -89,15 +106,7 @@ def form_request_reachable(request: HttpRequest, form_request_id) -> FormRequest
         form_request_id = int(form_request_id)
     except (TypeError, ValueError):
         raise Http404 from None
-    user = request.user
-    allowed = Q(pk__in=[])
-    if user.is_authenticated:
-        allowed |= Q(patient__portal_accesses__in=records_grants(user))
-        allowed |= Q(
-            portal_accesses__in=PortalAccess.objects.active().filter(
-                user=user, kind=PortalAccess.Kind.SMART_FORM
-            )
-        )
+    allowed = _account_forms(request.user)
     code_ids = session_form_code_ids(request)
     if code_ids:
         allowed |= Q(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -16,28 +15,75 @@ from offices.models import Membership
 from outsmart.audit.services import audit_record
 from outsmart.mail import email_queue, site_url
 from portal.models import PortalAccess
-from records.models import Document, FormRequest
-from records.services.documents import DocumentMissing
+from records.models import FormRequest
 from records.services.smartforms import form_request_submit
 
 
-def portal_document_open(*, document: Document, user, request: HttpRequest | None = None) -> File:
-    """Open a document's file for its patient's portal account and record the download.
-    The caller has checked the grant (portal.selectors.portal_document) and closes the file.
-    Raises DocumentMissing when storage has lost the file."""
-    try:
-        handle = document.file.storage.open(document.file.name, "rb")
-    except FileNotFoundError as error:
-        raise DocumentMissing(document.pk) from error
-    audit_record(
-        action="portal.document_downloaded",
-        actor=user,
-        office=document.office,
-        patient=document.patient,
-        target=document,
+class AccountExists(Exception):
+    """An account already uses the address: log in and use +Access Code instead."""
+
+
+def patient_register(
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    password: str,
+    date_of_birth,
+    typed=None,
+    code_id: int | None = None,
+    ip: str | None = None,
+    identifier: str | None = None,
+    request: HttpRequest | None = None,
+):
+    """Register Here: a portal account, only with a valid access code (typed, or the id of a
+    code whose link this browser opened). The code is verified first, so a failure is counted
+    and audited for good; then the account, its unverified address, the redemption and the
+    grant are made in one transaction: if the code is used meanwhile, nothing is created.
+    Returns (user, redemption). Raises AccountExists, and what access_code_verify raises."""
+    from allauth.account.models import EmailAddress
+
+    from accesscodes import services as codes
+    from outsmart.accounts.models import User
+    from outsmart.accounts.services import email_in_use
+
+    if email_in_use(email):
+        raise AccountExists()
+    access_code = codes.access_code_verify(
+        typed=typed,
+        code_id=code_id,
+        date_of_birth=date_of_birth,
+        ip=ip,
+        identifier=identifier,
         request=request,
     )
-    return handle
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email, password=password, first_name=first_name, last_name=last_name
+            )
+            EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+            redemption = codes.access_code_redeem(
+                code_id=access_code.pk,
+                date_of_birth=date_of_birth,
+                user=user,
+                ip=ip,
+                identifier=identifier,
+                via=PortalAccess.Via.REGISTRATION,
+                request=request,
+            )
+            audit_record(
+                action="portal.registered",
+                actor=user,
+                office=access_code.office,
+                patient=access_code.patient,
+                target=user,
+                request=request,
+                detail={"kind": access_code.kind},
+            )
+    except IntegrityError:  # the same address registered a moment ago
+        raise AccountExists() from None
+    return user, redemption
 
 
 @transaction.atomic

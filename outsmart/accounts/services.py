@@ -149,3 +149,13 @@ def two_factor_verify(*, user: User, token: str, request: HttpRequest) -> Verify
             to=[user.email], name="backup_code_used", context={"user": user, "remaining": remaining}
         )
     return VerifyResult(ok=True, used_backup_code=used_backup)
+
+
+def email_in_use(email: str) -> bool:
+    """Whether any account already uses this address (as its login or as one of its emails)."""
+    from allauth.account.models import EmailAddress
+
+    return (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    )

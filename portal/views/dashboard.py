@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from portal import selectors, services
+from outsmart.http import private_file_response
+from portal import selectors
 from portal.access import portal_view
-from records.services.documents import DocumentMissing
+from records.services.documents import DocumentMissing, document_open
 
 
 @portal_view
@@ -28,18 +29,15 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
     if document is None:
         raise Http404
     try:
-        handle = services.portal_document_open(
-            document=document, user=request.user, request=request
+        handle = document_open(
+            document=document,
+            actor=request.user,
+            request=request,
+            action="portal.document_downloaded",
         )
     except DocumentMissing as error:
         raise Http404("The document's file is missing.") from error
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
+    response = private_file_response(
+        handle, filename=document.original_name, content_type=document.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    # Should a browser ever render it anyway, it gets no script and no same-origin access.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

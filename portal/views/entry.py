@@ -10,7 +10,6 @@ from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.account.views import LoginView
 from django.contrib import messages
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,8 +18,8 @@ from django.views.decorators.http import require_http_methods
 from accesscodes import services as codes
 from accesscodes.models import AccessCode
 from accesscodes.words import CodeFormatError
-from outsmart.audit.services import audit_record
 from outsmart.http import client_ip
+from portal import services as portal_services
 from portal.access import (
     LINK_CODE_KEY,
     LINK_CODE_TTL,
@@ -96,40 +95,21 @@ def register(request: HttpRequest) -> HttpResponse:
     link_code = _link_code(request)
     form = RegisterForm(request.POST if request.method == "POST" else None, link_code=link_code)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        email = data["email"]
-        status = 400
-        if EmailAddress.objects.filter(email__iexact=email).exists() or _user_exists(email):
+        try:
+            return _register(request, form, link_code)
+        except codes.Throttled as error:
+            return _throttled(request, error)
+        except codes.RedeemError as error:
+            target = "date_of_birth" if error.reason == "dob_mismatch" else "code_1"
+            form.add_error(None if link_code else target, error.message)
+        except CodeFormatError as error:
+            form.add_error("code_1", str(error))
+        except portal_services.AccountExists:
             form.add_error("email", ACCOUNT_EXISTS)
-        else:
-            try:
-                return _register(request, form, link_code)
-            except codes.Throttled as error:
-                return _throttled(request, error)
-            except codes.RedeemError as error:
-                target = "date_of_birth" if error.reason == "dob_mismatch" else "code_1"
-                form.add_error(None if link_code else target, error.message)
-            except CodeFormatError as error:
-                form.add_error("code_1", str(error))
-            except _AccountExists:
-                form.add_error("email", ACCOUNT_EXISTS)
-        return render(
-            request, "portal/register.html", _register_context(form, link_code), status=status
-        )
     status = 400 if request.method == "POST" else 200
     return render(
         request, "portal/register.html", _register_context(form, link_code), status=status
     )
-
-
-class _AccountExists(Exception):
-    pass
-
-
-def _user_exists(email: str) -> bool:
-    from outsmart.accounts.models import User
-
-    return User.objects.filter(email__iexact=email).exists()
 
 
 def _register_context(form: RegisterForm, link_code: AccessCode | None) -> dict:
@@ -141,48 +121,19 @@ def _register_context(form: RegisterForm, link_code: AccessCode | None) -> dict:
 
 
 def _register(request: HttpRequest, form: RegisterForm, link_code: AccessCode | None):
-    from outsmart.accounts.models import User
-
     data = form.cleaned_data
-    ip, identifier = client_ip(request), _identifier(request, data["email"])
-    given = (
-        {"code_id": link_code.pk}
-        if link_code is not None
-        else {"typed": list(form.parsed_code.words)}
+    user, redemption = portal_services.patient_register(
+        first_name=data["first_name"],
+        last_name=data["last_name"],
+        email=data["email"],
+        password=data["password"],
+        date_of_birth=data["date_of_birth"],
+        typed=None if link_code else list(form.parsed_code.words),
+        code_id=link_code.pk if link_code else None,
+        ip=client_ip(request),
+        identifier=_identifier(request, data["email"]),
+        request=request,
     )
-    # Checked before anything is created: a failure is counted and audited for good.
-    access_code = codes.access_code_verify(
-        **given, date_of_birth=data["date_of_birth"], ip=ip, identifier=identifier, request=request
-    )
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(
-                email=data["email"],
-                password=data["password"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-            )
-            EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
-            redemption = codes.access_code_redeem(
-                code_id=access_code.pk,
-                date_of_birth=data["date_of_birth"],
-                user=user,
-                ip=ip,
-                identifier=identifier,
-                via=PortalAccess.Via.REGISTRATION,
-                request=request,
-            )
-            audit_record(
-                action="portal.registered",
-                actor=user,
-                office=access_code.office,
-                patient=access_code.patient,
-                target=user,
-                request=request,
-                detail={"kind": access_code.kind},
-            )
-    except IntegrityError:  # the same address registered a moment ago
-        raise _AccountExists() from None
     from allauth.account.internal.flows.email_verification import (
         send_verification_email_to_address,
     )
@@ -191,6 +142,7 @@ def _register(request: HttpRequest, form: RegisterForm, link_code: AccessCode | 
     request.session.pop(LINK_CODE_KEY, None)
     get_adapter().login(request, user)
     messages.success(request, "Welcome to the patient portal. " + _connected_message(redemption))
+    access_code = redemption.access_code
     if not access_code.is_medical_records:
         return redirect("portal:form", form_request_id=access_code.form_request_id)
     return redirect("portal:dashboard")

@@ -9,15 +9,18 @@ draft is stored anywhere before "Submit".
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accesscodes.models import AccessCode
 from portal import services
-from portal.access import form_request_reachable, portal_page, session_form_code_ids
-from portal.models import PortalAccess
+from portal.access import (
+    account_reaches_form,
+    form_request_reachable,
+    portal_page,
+    session_form_code_ids,
+)
 from records.models import FormRequest
 from records.selectors.smartforms import answer_rows
 from records.services.smartforms import AnswersInvalid, SmartFormError
@@ -101,22 +104,6 @@ def _fill(request: HttpRequest, form_request: FormRequest, form: AnswerForm, sta
     )
 
 
-def _account_reaches(user, form_request: FormRequest) -> bool:
-    """The account itself holds a grant on this form (not only this session's link): only then
-    are the sent answers shown again."""
-    if not user.is_authenticated:
-        return False
-    return (
-        PortalAccess.objects.active()
-        .filter(user=user)
-        .filter(
-            Q(kind=PortalAccess.Kind.MEDICAL_RECORDS, patient_id=form_request.patient_id)
-            | Q(kind=PortalAccess.Kind.SMART_FORM, form_request_id=form_request.pk)
-        )
-        .exists()
-    )
-
-
 @portal_page
 @require_http_methods(["GET", "POST"])
 def form_fill(request: HttpRequest, form_request_id: int) -> HttpResponse:
@@ -127,7 +114,7 @@ def form_fill(request: HttpRequest, form_request_id: int) -> HttpResponse:
         return closed
     if form_request.status == FormRequest.Status.SUBMITTED:
         return _done(
-            request, form_request, show_answers=_account_reaches(request.user, form_request)
+            request, form_request, show_answers=account_reaches_form(request.user, form_request)
         )
     data = request.POST if request.method == "POST" else None
     return _fill(request, form_request, AnswerForm(form_request.questions, data))

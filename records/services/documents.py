@@ -222,9 +222,16 @@ class DocumentMissing(Exception):
     """The document's row exists but storage no longer has its file."""
 
 
-def document_open(*, document: Document, actor, request: HttpRequest | None = None) -> File:
+def document_open(
+    *,
+    document: Document,
+    actor,
+    request: HttpRequest | None = None,
+    action: str = "document.downloaded",
+) -> File:
     """Open a document's file for download and record that `actor` looked at it (the patient's
-    records were viewed). The caller closes the file (a FileResponse does)."""
+    records were viewed; the portal records "portal.document_downloaded"). The caller checks
+    access and closes the file (a FileResponse does)."""
     storage = document.file.storage
     try:
         handle = storage.open(document.file.name, "rb")
@@ -232,7 +239,7 @@ def document_open(*, document: Document, actor, request: HttpRequest | None = No
         logger.error("Document %s: file %s is missing from storage", document.pk, document.file)
         raise DocumentMissing(document.pk) from error
     audit_record(
-        action="document.downloaded",
+        action=action,
         actor=actor,
         office=document.office,
         patient=document.patient,

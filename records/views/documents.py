@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParser
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from offices.access import office_view
 from offices.permissions import Perm
+from outsmart.http import private_file_response
 from records.documents_forms import DocumentUploadForm
 from records.models import Document
 from records.services import documents as services
@@ -150,13 +151,7 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
         handle = services.document_open(document=document, actor=request.user, request=request)
     except services.DocumentMissing as error:
         raise Http404("The document's file is missing.") from error
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
+    response = private_file_response(
+        handle, filename=document.original_name, content_type=document.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    # Should a browser ever render it anyway, it gets no script and no same-origin access.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
