@@ -13,18 +13,14 @@ from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from accesscodes.models import AccessCode
 from accesscodes.services import access_link, sealed_secrets
+from outsmart import delivery
 from outsmart.audit.services import audit_record
-from outsmart.celery import PUBLISH_RETRY_POLICY
 from outsmart.mail import (
-    MAX_RETRIES,
-    RETRY_BACKOFF,
-    RETRY_BACKOFF_MAX,
     email_queue,
     email_render,
     error_kind,
@@ -36,10 +32,7 @@ from outsmart.sms import SmsError, send_sms
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = MAX_RETRIES
-REQUEUE_AFTER = timedelta(minutes=5)
-SENDING_LEASE = timedelta(minutes=10)
-SWEEP_BATCH = 500
+SWEEP_BATCH = delivery.SWEEP_BATCH
 REMIND_AFTER = timedelta(days=3)
 
 
@@ -105,20 +98,14 @@ def _kind(exc: BaseException) -> str:
 
 
 def _claim(code_id: int) -> bool:
-    now = timezone.now()
-    claimable = Q(delivery_state=AccessCode.Delivery.QUEUED) | Q(
-        delivery_state=AccessCode.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE
-    )
-    return bool(
-        AccessCode.objects.filter(claimable, pk=code_id, status=AccessCode.Status.ACTIVE)
-        .filter(expires_at__gt=now)
-        .exclude(sealed="")
-        .update(
-            delivery_state=AccessCode.Delivery.SENDING,
-            delivery_due_at=now,
-            delivery_attempts=F("delivery_attempts") + 1,
-        )
-    )
+    return delivery.claim(_deliverable().filter(pk=code_id))
+
+
+def _deliverable():
+    """Codes whose email or SMS is still worth sending: usable, with their sealed secrets."""
+    return AccessCode.objects.filter(
+        status=AccessCode.Status.ACTIVE, expires_at__gt=timezone.now()
+    ).exclude(sealed="")
 
 
 @shared_task(name="accesscodes.deliver", acks_late=True, ignore_result=True)
@@ -134,22 +121,15 @@ def access_code_deliver(code_id: int) -> str:
         _send(access_code)
     except Exception as exc:
         kind = _kind(exc)
-        if _transient(exc) and access_code.delivery_attempts < MAX_ATTEMPTS:
-            countdown = min(
-                RETRY_BACKOFF * 2 ** (access_code.delivery_attempts - 1), RETRY_BACKOFF_MAX
-            )
+        if delivery.should_retry(access_code.delivery_attempts, _transient(exc)):
+            countdown = delivery.retry_countdown(access_code.delivery_attempts)
             rows.update(
                 delivery_state=AccessCode.Delivery.QUEUED,
                 delivery_error=kind,
                 delivery_due_at=timezone.now() + timedelta(seconds=countdown),
             )
             logger.warning("access code %s: %s, retry in %ss", code_id, kind, countdown)
-            try:
-                access_code_deliver.apply_async(
-                    (code_id,), countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
-                )
-            except Exception:  # broker away: the sweep picks the row up when it is due
-                logger.error("access code %s: retry not queued; the sweep will", code_id)
+            delivery.publish(access_code_deliver, code_id, countdown)
             return "retry"
         rows.update(delivery_state=AccessCode.Delivery.FAILED, delivery_error=kind, sealed="")
         audit_record(
@@ -180,25 +160,7 @@ def access_code_deliver(code_id: int) -> str:
 @shared_task(name="accesscodes.requeue", ignore_result=True)
 def access_codes_requeue() -> int:
     """Queue again every code delivery that is overdue (lost message, dead worker)."""
-    now = timezone.now()
-    overdue = Q(
-        delivery_state=AccessCode.Delivery.QUEUED, delivery_due_at__lt=now - REQUEUE_AFTER
-    ) | Q(delivery_state=AccessCode.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE)
-    with transaction.atomic():
-        ids = list(
-            AccessCode.objects.select_for_update(skip_locked=True)
-            .filter(overdue, status=AccessCode.Status.ACTIVE, expires_at__gt=now)
-            .exclude(sealed="")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        AccessCode.objects.filter(pk__in=ids, delivery_state=AccessCode.Delivery.QUEUED).update(
-            delivery_due_at=now
-        )
-    for pk in ids:
-        access_code_deliver.apply_async((pk,), retry_policy=PUBLISH_RETRY_POLICY)
-    if ids:
-        logger.info("re-queued %s access-code deliveries", len(ids))
-    return len(ids)
+    return delivery.requeue(_deliverable(), access_code_deliver)
 
 
 @shared_task(name="accesscodes.expire", ignore_result=True)

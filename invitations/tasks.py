@@ -14,17 +14,13 @@ from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from invitations.models import Invitation
+from outsmart import delivery
 from outsmart.audit.models import AuditEvent
 from outsmart.audit.services import audit_record
-from outsmart.celery import PUBLISH_RETRY_POLICY
 from outsmart.mail import (
-    MAX_RETRIES,
-    RETRY_BACKOFF,
-    RETRY_BACKOFF_MAX,
     email_render,
     error_kind,
     is_transient,
@@ -34,12 +30,7 @@ from outsmart.mail import (
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = MAX_RETRIES  # "at most 5 tries"
-# A queued row nobody picked up for this long lost its task message: queue it again.
-REQUEUE_AFTER = timedelta(minutes=5)
-# A row claimed this long ago by a worker that never reported back: that worker died.
-SENDING_LEASE = timedelta(minutes=10)
-SWEEP_BATCH = 500
+SWEEP_BATCH = delivery.SWEEP_BATCH
 
 
 def invitation_link(invitation: Invitation) -> str:
@@ -67,17 +58,9 @@ def invitation_email(invitation: Invitation) -> dict:
 
 
 def _claim(invitation_id: int) -> bool:
-    now = timezone.now()
-    claimable = Q(delivery_state=Invitation.Delivery.QUEUED) | Q(
-        delivery_state=Invitation.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE
-    )
-    return bool(
-        Invitation.objects.filter(claimable, pk=invitation_id, status=Invitation.Status.PENDING)
-        .filter(expires_at__gt=now)
-        .update(
-            delivery_state=Invitation.Delivery.SENDING,
-            delivery_due_at=now,
-            delivery_attempts=F("delivery_attempts") + 1,
+    return delivery.claim(
+        Invitation.objects.filter(
+            pk=invitation_id, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
         )
     )
 
@@ -102,10 +85,8 @@ def invitation_send(invitation_id: int) -> str:
         email.send()
     except Exception as exc:
         kind = error_kind(exc)
-        if is_transient(exc) and invitation.delivery_attempts < MAX_ATTEMPTS:
-            countdown = min(
-                RETRY_BACKOFF * 2 ** (invitation.delivery_attempts - 1), RETRY_BACKOFF_MAX
-            )
+        if delivery.should_retry(invitation.delivery_attempts, is_transient(exc)):
+            countdown = delivery.retry_countdown(invitation.delivery_attempts)
             if not rows.update(
                 delivery_state=Invitation.Delivery.QUEUED,
                 delivery_error=kind,
@@ -113,12 +94,7 @@ def invitation_send(invitation_id: int) -> str:
             ):
                 return "superseded"
             logger.warning("invitation %s: %s, retry in %ss", invitation_id, kind, countdown)
-            try:
-                invitation_send.apply_async(
-                    (invitation_id,), countdown=countdown, retry_policy=PUBLISH_RETRY_POLICY
-                )
-            except Exception:  # broker away: the sweep picks the row up when it is due
-                logger.error("invitation %s: retry not queued; the sweep will", invitation_id)
+            delivery.publish(invitation_send, invitation_id, countdown)
             return "retry"
         if not rows.update(delivery_state=Invitation.Delivery.FAILED, delivery_error=kind):
             return "superseded"
@@ -147,26 +123,10 @@ def invitation_send(invitation_id: int) -> str:
 def invitations_requeue() -> int:
     """Queue again every invitation email that is overdue: left "queued" for more than five
     minutes (its message was lost, e.g. the broker was down) or "sending" past the lease."""
-    now = timezone.now()
-    overdue = Q(
-        delivery_state=Invitation.Delivery.QUEUED, delivery_due_at__lt=now - REQUEUE_AFTER
-    ) | Q(delivery_state=Invitation.Delivery.SENDING, delivery_due_at__lt=now - SENDING_LEASE)
-    with transaction.atomic():
-        ids = list(
-            Invitation.objects.select_for_update(skip_locked=True)
-            .filter(overdue, status=Invitation.Status.PENDING, expires_at__gt=now)
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        # Restart the clock on queued rows, so a slow worker does not get a duplicate message
-        # every minute (a duplicate would be harmless: the claim lets one through).
-        Invitation.objects.filter(pk__in=ids, delivery_state=Invitation.Delivery.QUEUED).update(
-            delivery_due_at=now
-        )
-    for pk in ids:
-        invitation_send.apply_async((pk,), retry_policy=PUBLISH_RETRY_POLICY)
-    if ids:
-        logger.info("re-queued %s invitation emails", len(ids))
-    return len(ids)
+    return delivery.requeue(
+        Invitation.objects.filter(status=Invitation.Status.PENDING, expires_at__gt=timezone.now()),
+        invitation_send,
+    )
 
 
 @shared_task(name="invitations.expire", ignore_result=True)
