@@ -22,7 +22,8 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help venv install chromium check-services run test lint fmt migrate web worker beat
+.PHONY: help venv install chromium check-services run test lint fmt migrate web worker beat \
+	bench bench-smoke wrk faults
 
 help:
 	@echo "make run     development server on http://$(HOST):$(PORT) with demo data (SQLite, no Redis)"
@@ -30,6 +31,8 @@ help:
 	@echo "make lint    ruff check and format check       make fmt      format and fix"
 	@echo "make web     gunicorn (production settings)    make migrate  apply migrations"
 	@echo "make worker  Celery worker                     make beat     Celery beat scheduler"
+	@echo "make faults  races and faults: Redis, workers, mail server, PostgreSQL failing"
+	@echo "make bench   benchmarks (bench/README.md)       make bench-smoke  the same in seconds (CI)"
 
 # --- virtualenv: created once, re-installed only when pyproject.toml changes ----------------
 venv: $(BIN)/python
@@ -84,6 +87,26 @@ test: install chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --create-db $(PYTEST_ARGS)
 
+# make faults: the race and fault tests (a private Redis stopped and restarted, Celery workers
+# killed with SIGKILL, a mail server that refuses or stalls, a private PostgreSQL cluster
+# restarted under gunicorn) with the longer runs `make test` skips: PostgreSQL stopped and
+# crashed four times under reading and writing tabs. It needs the PostgreSQL server binaries
+# (initdb, pg_ctl; OUTSMART_PG_BIN to point elsewhere) and root, or a user that may run them.
+# Its own test database and Redis databases, so it can run beside `make test`.
+faults: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/outsmart_faults
+faults: export REDIS_URL ?= redis://127.0.0.1:6379/0
+faults: export OUTSMART_TEST_REDIS_DB ?= 7
+faults: export DEBUG ?= false
+faults: export SECRET_KEY ?= test-only-secret-key-not-for-production-0123456789abcdefghijklmnop
+faults: export ACCESS_CODE_SECRET ?= test-only-access-code-secret-not-for-production-0123456789abcdef
+faults: export ALLOWED_HOSTS ?= localhost,127.0.0.1,testserver
+faults: export SECURE_SSL_REDIRECT ?= false
+faults: export OUTSMART_FAULTS = 1
+faults: install
+	bin/check-services
+	$(BIN)/python -m pytest -v -p no:cacheprovider --create-db $(PYTEST_ARGS) \
+	  tests/integration/test_faults.py tests/integration/test_races.py tests/test_cache_outage.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -108,3 +131,25 @@ beat: install
 	@mkdir -p "$(VAR_DIR)"
 	$(BIN)/celery -A outsmart beat -l info --schedule "$(VAR_DIR)/celerybeat-schedule"
 
+# --- benchmarks (bench/README.md) ----------------------------------------------------------
+# Their own databases (outsmart_bench, outsmart_bench_smoke) and Redis dbs (13, 14) on these
+# servers; ports 8600-8699. BENCH_ARGS=--rebuild builds the data set again.
+BENCH_ARGS ?=
+bench bench-smoke: export BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432
+bench bench-smoke: export BENCH_REDIS_URL ?= redis://127.0.0.1:6379
+
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+	  echo "wrk is missing; installing Debian's wrk"; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; \
+	fi
+
+bench: install wrk
+	DATABASE_URL="$$BENCH_POSTGRES_URL/postgres" REDIS_URL="$$BENCH_REDIS_URL/0" bin/check-services
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-smoke: install wrk
+	DATABASE_URL="$$BENCH_POSTGRES_URL/postgres" REDIS_URL="$$BENCH_REDIS_URL/0" bin/check-services
+	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)

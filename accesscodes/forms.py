@@ -8,11 +8,10 @@ import secrets
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 from accesscodes.models import AccessCode
 from outsmart.sms import phone_normalise
-from outsmart.text import normalise_email
+from outsmart.text import normalise_email, validate_email
 
 ISSUE_KEY = re.compile(r"[0-9a-f]{32}")
 ADDRESS_MAX = 254

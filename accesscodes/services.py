@@ -39,8 +39,9 @@ from records.models import FormRequest, Patient
 logger = logging.getLogger(__name__)
 
 # Failed redemptions, counted in the shared cache so the limits hold across web processes.
-IP_LIMIT = Limit("redeem-ip", count=10, window=10 * 60)
-ACCOUNT_LIMIT = Limit("redeem-account", count=5, window=15 * 60)
+# They fail closed: while the counters cannot be read, no code is checked (outsmart.ratelimit).
+IP_LIMIT = Limit("redeem-ip", count=10, window=10 * 60, fail_closed=True)
+ACCOUNT_LIMIT = Limit("redeem-account", count=5, window=15 * 60, fail_closed=True)
 
 GENERIC_FAILURE = (
     "We could not use this access code. Check the four words against the code you were "
@@ -79,6 +80,9 @@ NO_DOB_ON_FILE = (
     "Contact your clinic."
 )
 ACCOUNT_NEEDED = "Log in or create an account to use a Medical Records Access Code."
+CHECK_UNAVAILABLE = (
+    "Access codes cannot be checked right now. Nothing was used up: please try again in a minute."
+)
 
 
 class IssueError(Exception):
@@ -110,6 +114,15 @@ class Throttled(RedeemError):
             reason="throttled",
         )
         self.minutes = minutes
+
+
+class CheckUnavailable(Throttled):
+    """The failure counters cannot be read or written (Redis is away): no code is checked
+    until they can, or the limits would stop limiting."""
+
+    def __init__(self) -> None:
+        RedeemError.__init__(self, CHECK_UNAVAILABLE, reason="unavailable")
+        self.minutes = 1
 
 
 @dataclass(frozen=True)
@@ -175,10 +188,9 @@ def _lifetime(kind: str):
 
 def _check_address(channel: str, address: str) -> str:
     from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
 
     from outsmart.sms import phone_normalise
-    from outsmart.text import normalise_email
+    from outsmart.text import normalise_email, validate_email
 
     if channel == AccessCode.Channel.EMAIL:
         address = normalise_email(address or "")
@@ -460,7 +472,10 @@ def _throttle_check(ip: str | None, identifier: str | None, request) -> None:
     for limit, ident in ((IP_LIMIT, ip), (ACCOUNT_LIMIT, identifier)):
         if not ident:
             continue
-        verdict = ratelimit.check(limit, ident)
+        try:
+            verdict = ratelimit.check(limit, ident)
+        except ratelimit.LimitUnavailable:
+            raise CheckUnavailable() from None
         if not verdict.allowed:
             audit_record(
                 action="access_code.throttled",
@@ -489,8 +504,12 @@ def _fail(
     via: str,
     count: bool = True,
 ):
+    counted = True
     if count:
-        _count_failure(ip, identifier)
+        try:
+            _count_failure(ip, identifier)
+        except ratelimit.LimitUnavailable:
+            counted = False
     audit_record(
         action="access_code.redeem_failed",
         actor=getattr(request, "user", None),
@@ -500,6 +519,8 @@ def _fail(
         request=request,
         detail={"reason": reason, "via": via},
     )
+    if not counted:  # the failure could not be counted: say nothing more about the code
+        raise CheckUnavailable()
     raise RedeemError(message, reason=reason)
 
 
@@ -590,7 +611,10 @@ def _check(
         AccessCode.objects.filter(pk=access_code.pk).update(dob_failures=F("dob_failures") + 1)
         if failures >= DOB_FAILURES_BEFORE_LOCK:
             access_code_cancel(
-                access_code=access_code, actor=None, reason=AccessCode.CancelReason.LOCKED
+                access_code=access_code,
+                actor=None,
+                request=request,
+                reason=AccessCode.CancelReason.LOCKED,
             )
             _fail("locked", LOCKED, access_code=access_code, **common)
         _fail("dob_mismatch", DOB_MISMATCH, access_code=access_code, **common)
@@ -795,6 +819,7 @@ def access_code_form_submitted(*, form_request: FormRequest, user=None) -> int:
 
 
 __all__ = [
+    "CheckUnavailable",
     "CodeFormatError",
     "DateOfBirthNeeded",
     "IssueError",

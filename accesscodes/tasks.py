@@ -8,6 +8,7 @@ copy once delivery is over. A message lost to a broker outage is made good by th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from outsmart.mail import (
     error_kind,
     is_transient,
     message_build,
+    message_send,
     site_url,
 )
 from outsmart.sms import SmsError, send_sms
@@ -67,22 +69,24 @@ def access_code_sms_body(access_code: AccessCode, code: str, token: str) -> str:
     )
 
 
-def _send(access_code: AccessCode) -> None:
+def _send(access_code: AccessCode) -> Callable[[], None]:
     # Dates in the message are the clinic's, whatever the worker's time zone.
     with timezone.override(ZoneInfo(access_code.office.time_zone)):
-        _send_now(access_code)
+        return _send_now(access_code)
 
 
-def _send_now(access_code: AccessCode) -> None:
+def _send_now(access_code: AccessCode) -> Callable[[], None]:
+    """Send; return what ends the conversation with the mail server, to be called once "sent"
+    is recorded (outsmart.mail.message_send)."""
     code, token = sealed_secrets(access_code)
     if access_code.channel == AccessCode.Channel.SMS:
         send_sms(access_code.address, access_code_sms_body(access_code, code, token))
-        return
+        return lambda: None
     email = message_build(
         to=[access_code.address],
         **email_render("access_code", code_context(access_code, code, token)),
     )
-    email.send()
+    return message_send(email)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -118,7 +122,7 @@ def access_code_deliver(code_id: int) -> str:
     ).get(pk=code_id)
     rows = AccessCode.objects.filter(pk=code_id, delivery_state=AccessCode.Delivery.SENDING)
     try:
-        _send(access_code)
+        goodbye = _send(access_code)
     except Exception as exc:
         kind = _kind(exc)
         if delivery.should_retry(access_code.delivery_attempts, _transient(exc)):
@@ -141,19 +145,22 @@ def access_code_deliver(code_id: int) -> str:
         )
         logger.error("access code %s: delivery failed for good: %s", code_id, kind)
         return "failed"
-    rows.update(
-        delivery_state=AccessCode.Delivery.SENT,
-        delivery_error="",
-        sent_at=timezone.now(),
-        sealed="",
-    )
-    audit_record(
-        action="access_code.sent",
-        office=access_code.office,
-        patient=access_code.patient,
-        target=access_code,
-        detail={"channel": access_code.channel, "attempts": access_code.delivery_attempts},
-    )
+    try:  # "sent" is recorded before the goodbye to the mail server
+        rows.update(
+            delivery_state=AccessCode.Delivery.SENT,
+            delivery_error="",
+            sent_at=timezone.now(),
+            sealed="",
+        )
+        audit_record(
+            action="access_code.sent",
+            office=access_code.office,
+            patient=access_code.patient,
+            target=access_code,
+            detail={"channel": access_code.channel, "attempts": access_code.delivery_attempts},
+        )
+    finally:
+        goodbye()
     return "sent"
 
 

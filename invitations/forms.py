@@ -4,13 +4,14 @@ from allauth.account.adapter import get_adapter
 from django import forms
 
 from invitations.models import ReviewRequest
-from outsmart.text import multi_line, normalise_email, single_line
+from outsmart.text import multi_line, normalise_email, single_line, validate_email_characters
 
 
 class InviteForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,
+        validators=[validate_email_characters],
         help_text="The address they use, or will use, for their OutSmart account.",
         widget=forms.EmailInput(attrs={"autocomplete": "off", "autofocus": True}),
     )
@@ -136,6 +137,7 @@ class ReviewRequestForm(forms.Form):
     contact_email = forms.EmailField(
         label="Where can OutSmart Support reach you?",
         max_length=254,
+        validators=[validate_email_characters],
         help_text="An email address you can read. It can be different from the invited one.",
     )
     note = forms.CharField(
@@ -160,6 +162,7 @@ class ReviewResolveForm(forms.ModelForm):
         label="Re-send to this address",
         required=False,
         max_length=254,
+        validators=[validate_email_characters],
         help_text="Only for “re-sent to another address”: an address the clinic confirmed.",
     )
 

@@ -126,11 +126,14 @@ def invitation_create(
     request: HttpRequest | None = None,
     require_setup: bool = True,
     enforce_limits: bool = True,
+    actor=None,
 ) -> Invitation:
     """Invite `email` to `office` as `role`, and queue the email.
 
     `require_setup` and `enforce_limits` are off only for operator paths: createoffice (an
-    office's first admin is invited before setup) and support resolving a review.
+    office's first admin is invited before setup) and support resolving a review. `actor` is
+    who does it when that is not the inviter named in the email (support, resolving a review):
+    the audit log says who acted.
     """
     # One invitation at a time per office: the duplicate check and the limits are exact.
     # NO KEY UPDATE: rows that merely point at the office (audit events, memberships) can
@@ -167,7 +170,7 @@ def invitation_create(
     )
     audit_record(
         action="invitation.created",
-        actor=invited_by,
+        actor=actor if actor is not None else invited_by,
         office=office,
         target=invitation,
         request=request,
@@ -440,6 +443,7 @@ def review_request_resolve(
             request=request,
             require_setup=False,
             enforce_limits=False,
+            actor=actor,
         )
         detail["replacement"] = replacement.pk
     elif resolution == ReviewRequest.Resolution.RESENT_SAME_ADDRESS:

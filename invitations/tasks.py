@@ -20,11 +20,13 @@ from invitations.models import Invitation
 from outsmart import delivery
 from outsmart.audit.models import AuditEvent
 from outsmart.audit.services import audit_record
+from outsmart.logging import current_request_id
 from outsmart.mail import (
     email_render,
     error_kind,
     is_transient,
     message_build,
+    message_send,
     site_url,
 )
 
@@ -82,7 +84,7 @@ def invitation_send(invitation_id: int) -> str:
         # Built inside the try: a template or data error fails the row instead of leaving it
         # "sending" for the sweep to claim again forever.
         email = message_build(to=[invitation.email], **invitation_email(invitation))
-        email.send()
+        goodbye = message_send(email)
     except Exception as exc:
         kind = error_kind(exc)
         if delivery.should_retry(invitation.delivery_attempts, is_transient(exc)):
@@ -106,16 +108,19 @@ def invitation_send(invitation_id: int) -> str:
         )
         logger.error("invitation %s: delivery failed for good: %s", invitation_id, kind)
         return "failed"
-    if not rows.update(
-        delivery_state=Invitation.Delivery.SENT, delivery_error="", sent_at=timezone.now()
-    ):
-        return "superseded"
-    audit_record(
-        action="invitation.sent",
-        office=invitation.office,
-        target=invitation,
-        detail={"attempts": invitation.delivery_attempts},
-    )
+    try:  # "sent" is recorded before the goodbye to the mail server (outsmart.mail.message_send)
+        if not rows.update(
+            delivery_state=Invitation.Delivery.SENT, delivery_error="", sent_at=timezone.now()
+        ):
+            return "superseded"
+        audit_record(
+            action="invitation.sent",
+            office=invitation.office,
+            target=invitation,
+            detail={"attempts": invitation.delivery_attempts},
+        )
+    finally:
+        goodbye()
     return "sent"
 
 
@@ -153,6 +158,7 @@ def invitations_expire() -> int:
                     target_type=Invitation._meta.label_lower,
                     target_id=str(pk),
                     target_repr=f"Invitation of {email} to {office_id}",
+                    request_id=(current_request_id() or "")[:64],
                     detail={"email": email},
                 )
                 for pk, office_id, email in batch

@@ -23,7 +23,7 @@ from offices.models import Role
 from offices.permissions import Perm
 from outsmart import ratelimit
 from outsmart.accounts.policy import has_authenticator
-from outsmart.http import client_ip
+from outsmart.http import client_ip, link_remember, link_remembered
 from outsmart.tokens import looks_like_token
 
 # Wrong links per IP: a token cannot be guessed, but nobody needs to try a thousand.
@@ -125,24 +125,25 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 
 # --- the invitee's side ----------------------------------------------------------------------
-def _private(response: HttpResponse) -> HttpResponse:
-    # A page reached through a secret link: never cached, never leaks the link as a referrer.
-    # "strict-origin", not "no-referrer": under no-referrer the browser sends `Origin: null` with
-    # the page's own form posts (Create account, Approve, Log out, Request a review), and
-    # Django's CSRF origin check refuses them with a 403.
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "strict-origin"
-    return response
+# The link's address carries the token. Its response says `Referrer-Policy: no-referrer` and
+# sends the browser on to the same page at an address without the token, remembering in the
+# session which invitation was opened (its id and keyed hash, never the token). The pages there
+# can then post their forms with a same-origin Origin, which CSRF protection requires.
+LINK_SESSION_KEY = "invitation_link"  # {"id": pk, "digest": token_digest, "at": epoch}
+LINK_SESSION_TTL = 60 * 60  # seconds an opened link stays ready for register / review
+LINK_STEPS = {
+    "": "invitee:open",
+    "register/": "invitee:open_register",
+    "review/": "invitee:open_review",
+}
 
 
 def _link_problem(request: HttpRequest, problem: str, invitation=None, status=404):
-    return _private(
-        render(
-            request,
-            "invitations/link_problem.html",
-            {"problem": problem, "invitation": invitation},
-            status=status,
-        )
+    return render(
+        request,
+        "invitations/link_problem.html",
+        {"problem": problem, "invitation": invitation},
+        status=status,
     )
 
 
@@ -152,7 +153,7 @@ def _resolve_link(
     """The open invitation behind `token`, or the page that explains why there is none."""
     ip = client_ip(request) or "unknown"
     if not ratelimit.check(BAD_LINK_LIMIT, ip).allowed:
-        return None, _private(render(request, "429.html", status=429))
+        return None, render(request, "429.html", status=429)
     if not looks_like_token(token):
         ratelimit.hit(BAD_LINK_LIMIT, ip)
         return None, _link_problem(request, "malformed")
@@ -165,20 +166,54 @@ def _resolve_link(
     return invitation, None
 
 
+def _opened_invitation(request: HttpRequest) -> tuple[Invitation | None, HttpResponse | None]:
+    """The invitation whose link this browser opened in the last hour, if it is still open
+    and its link still the current one (Resend draws a new token: the old one stops here too)."""
+    marker = link_remembered(request, LINK_SESSION_KEY, LINK_SESSION_TTL)
+    if marker is None:
+        return None, _link_problem(request, "session", status=410)
+    invitation = (
+        Invitation.objects.select_related("office", "invited_by")
+        .filter(pk=marker.get("id"), token_digest=marker.get("digest"))
+        .first()
+    )
+    if invitation is None:
+        request.session.pop(LINK_SESSION_KEY, None)
+        return None, _link_problem(request, "unknown")
+    if not invitation.is_open:
+        return None, _link_problem(request, invitation.effective_status, invitation, status=410)
+    return invitation, None
+
+
 def _is_addressed_to(invitation: Invitation, user) -> bool:
     return Invitation.objects.for_emails_of(user).filter(pk=invitation.pk).exists()
 
 
 @never_cache
-def landing(request: HttpRequest, token: str) -> HttpResponse:
-    """What the link in the email opens. A GET never changes the invitation: mail scanners
-    open links too."""
+@require_http_methods(["GET", "HEAD"])
+def landing(request: HttpRequest, token: str, step: str = "") -> HttpResponse:
+    """What the link in the email opens. A GET never changes the invitation (mail scanners
+    open links too): it is recorded as viewed and the browser goes on to the landing page."""
     invitation, problem = _resolve_link(request, token)
     if problem:
         return problem
     services.invitation_viewed(invitation=invitation, request=request)
+    link_remember(request, LINK_SESSION_KEY, id=invitation.pk, digest=invitation.token_digest)
+    return redirect(LINK_STEPS[step])
+
+
+@never_cache
+def opened(request: HttpRequest) -> HttpResponse:
+    """The landing page of the invitation opened in this browser: create an account, log in
+    to accept, or (logged in as someone else) log out and come back."""
+    invitation, problem = _opened_invitation(request)
+    if problem:
+        return problem
     user = request.user
-    context = {"invitation": invitation, "token": token}
+    context = {
+        "invitation": invitation,
+        "link": reverse("invitee:landing", args=[invitation.token]),
+    }
     if user.is_authenticated:
         context["addressed_to_you"] = _is_addressed_to(invitation, user)
     else:
@@ -188,24 +223,25 @@ def landing(request: HttpRequest, token: str) -> HttpResponse:
             + "?"
             + urlencode({"next": reverse("invitee:detail", args=[invitation.pk])})
         )
-    return _private(render(request, "invitations/landing.html", context))
+    return render(request, "invitations/landing.html", context)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def register(request: HttpRequest, token: str) -> HttpResponse:
+def register(request: HttpRequest) -> HttpResponse:
     """ "Create your account": the registration form with the invited email fixed and the
     security code from the link filled in. The only way to create a clinic account."""
-    invitation, problem = _resolve_link(request, token)
+    invitation, problem = _opened_invitation(request)
     if problem:
         return problem
     if request.user.is_authenticated or services.email_in_use(invitation.email):
-        return redirect("invitee:landing", token=token)
+        return redirect("invitee:open")
+    token = invitation.token
     form = RegisterForm(request.POST or None, invitation=invitation, token=token)
     if request.method == "POST":
         verdict = ratelimit.hit(REGISTER_LIMIT, client_ip(request) or "unknown")
         if not verdict.allowed:
-            return _private(render(request, "429.html", status=429))
+            return render(request, "429.html", status=429)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -232,30 +268,28 @@ def register(request: HttpRequest, token: str) -> HttpResponse:
                     )
                 messages.success(request, "Your account is ready.")
                 return redirect(approve)
-    return _private(
-        render(
-            request,
-            "invitations/register.html",
-            {"form": form, "invitation": invitation, "token": token},
-            status=400 if form.is_bound else 200,
-        )
+    return render(
+        request,
+        "invitations/register.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.is_bound else 200,
     )
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def review_request(request: HttpRequest, token: str) -> HttpResponse:
+def review_request(request: HttpRequest) -> HttpResponse:
     """ "Request a review": the invited address is used by an account that is not the
     invitee's. Support sees the request in the admin."""
-    invitation, problem = _resolve_link(request, token)
+    invitation, problem = _opened_invitation(request)
     if problem:
         return problem
     if not services.email_in_use(invitation.email):
-        return redirect("invitee:landing", token=token)
+        return redirect("invitee:open")
     form = ReviewRequestForm(request.POST or None)
     if request.method == "POST":
         if not ratelimit.hit(REVIEW_LIMIT, client_ip(request) or "unknown").allowed:
-            return _private(render(request, "429.html", status=429))
+            return render(request, "429.html", status=429)
         if form.is_valid():
             try:
                 services.review_request_create(
@@ -267,16 +301,12 @@ def review_request(request: HttpRequest, token: str) -> HttpResponse:
             except services.InvitationError as error:
                 form.add_error(None, str(error))
             else:
-                return _private(
-                    render(request, "invitations/review_sent.html", {"invitation": invitation})
-                )
-    return _private(
-        render(
-            request,
-            "invitations/review_request.html",
-            {"form": form, "invitation": invitation, "token": token},
-            status=400 if form.is_bound else 200,
-        )
+                return render(request, "invitations/review_sent.html", {"invitation": invitation})
+    return render(
+        request,
+        "invitations/review_request.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.is_bound else 200,
     )
 
 

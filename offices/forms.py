@@ -6,8 +6,15 @@ from django import forms
 
 from offices.models import Office, time_zone_choices
 from offices.services import OfficeDetails
+from outsmart.text import single_line
 
 PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
+
+
+def clean_address(address: str) -> str:
+    """One line per line typed, without control characters; empty lines dropped."""
+    lines = [single_line(line) for line in address.splitlines()]
+    return "\n".join(line for line in lines if line)
 
 
 class OfficeForm(forms.Form):
@@ -38,14 +45,13 @@ class OfficeForm(forms.Form):
         )
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
+        name = single_line(self.cleaned_data["name"])
         if not name:
             raise forms.ValidationError("Enter the office's name.")
         return name
 
     def clean_address(self) -> str:
-        lines = [" ".join(line.split()) for line in self.cleaned_data["address"].splitlines()]
-        return "\n".join(line for line in lines if line)
+        return clean_address(self.cleaned_data["address"])
 
     def clean_phone(self) -> str:
         phone = " ".join(self.cleaned_data["phone"].split())

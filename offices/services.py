@@ -53,7 +53,8 @@ def office_update(*, office: Office, details: OfficeDetails, actor, request: Htt
 @transaction.atomic
 def membership_remove(*, membership: Membership, removed_by, request: HttpRequest) -> Membership:
     """Remove a member from their office (the article's "un-invite"). Their access ends on their
-    very next request: every clinic view reads the live membership. Never deletes the row."""
+    very next request: every clinic view reads the live membership; and their sessions end on
+    the server (they log in again for anything else). Never deletes the row."""
     # Lock every active admin row of the office, so two admins removing each other at the
     # same moment cannot leave the office without one.
     admins = list(
@@ -85,6 +86,7 @@ def membership_remove(*, membership: Membership, removed_by, request: HttpReques
         detail={"role": membership.role, "was_admin": membership.is_admin},
     )
     if not leaving:
+        membership.user.sessions_end()
         email_queue(
             to=[membership.user.email],
             name="membership_removed",

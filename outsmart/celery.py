@@ -9,7 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outsmart.settings")
 
 app = Celery("outsmart")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.include = ["outsmart.mail"]
 app.autodiscover_tasks()
 
 

@@ -59,6 +59,9 @@ def database_config(name: str, default: str) -> dict:
             raise ImproperlyConfigured(
                 f"{name} must name a host and a database, e.g. postgres://user@127.0.0.1:5432/outsmart"
             )
+        # A database host that does not answer fails a request in seconds (a 503 page), instead
+        # of holding it for the operating system's TCP timeout. `?connect_timeout=N` overrides.
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     else:
         raise ImproperlyConfigured(f"{name} must be a postgres:// or sqlite:// URL.")
     return config

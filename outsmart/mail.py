@@ -6,18 +6,18 @@ HTML extends emails/base.html). The text part is rendered without HTML escaping.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Template
 from django.template.loader import get_template, render_to_string
-
-from outsmart.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,32 @@ def message_build(*, to: list[str], subject: str, text: str, html: str = ""):
     return email
 
 
+def message_send(email: EmailMultiAlternatives) -> Callable[[], None]:
+    """Send `email`; return the function that then says goodbye to the mail server (QUIT).
+
+    Once the server has accepted the message (its answer to DATA), the message is sent, whatever
+    the goodbye brings. A task that records "sent" on a row calls the returned function only
+    after that record: a worker that dies while a slow server says goodbye then leaves the row
+    "sent", not "sending" for the sweep to send a second copy. What is left is the moment
+    between the server's acceptance and the record (one UPDATE), which no SMTP client can close.
+    """
+    connection = email.get_connection()
+    try:
+        connection.open()
+        connection.send_messages([email])
+    except BaseException:
+        _close_quietly(connection)
+        raise
+    return partial(_close_quietly, connection)
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except Exception as exc:
+        logger.warning("mail server goodbye failed (%s) after sending", type(exc).__name__)
+
+
 def _render_text(template_name: str, context: dict[str, Any]) -> str:
     # Text parts must not be HTML-escaped: re-render the source with autoescape off.
     source = get_template(template_name).template.source
@@ -88,43 +114,34 @@ def email_render(name: str, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def email_queue(*, to: list[str], name: str, context: dict[str, Any]) -> None:
-    """Render email `name` now and send it from a worker once the current transaction commits
-    (never when it rolls back)."""
+    """Render email `name` now and have a worker send it once the current transaction commits
+    (never when it rolls back). See outsmart.emails for how it waits and is retried."""
     rendered = email_render(name, {**context, "site_url": site_url()})
-    message = {"to": to, **rendered}
-    enqueue_on_commit(send_email, message)
+    _queue(to=to, name=name, content=rendered)
 
 
-def message_queue(message: EmailMultiAlternatives) -> None:
+def message_queue(message: EmailMultiAlternatives, *, name: str = "allauth") -> None:
     """Queue an already-built message (allauth renders its own)."""
     html = next((c for c, mime in getattr(message, "alternatives", []) if mime == "text/html"), "")
-    payload = {
-        "to": list(message.to),
-        "subject": message.subject,
-        "text": message.body,
-        "html": html,
-    }
-    enqueue_on_commit(send_email, payload)
+    content = {"subject": message.subject, "text": message.body, "html": html}
+    _queue(to=list(message.to), name=name, content=content)
+
+
+def _queue(*, to: list[str], name: str, content: dict[str, str]) -> None:
+    # Imported here: outsmart.delivery and the emails app build on this module's helpers.
+    from django.db import transaction
+
+    from outsmart import delivery
+    from outsmart.emails.models import SEAL_PURPOSE, OutgoingEmail
+    from outsmart.emails.tasks import email_send
+    from outsmart.tokens import seal
+
+    row = OutgoingEmail.objects.create(
+        name=name[:64], to=to, sealed=seal(SEAL_PURPOSE, json.dumps(content))
+    )
+    # The task carries the row's id only: no address, link or code travels through the broker.
+    transaction.on_commit(lambda: delivery.publish(email_send, row.pk))
 
 
 def site_url() -> str:
     return getattr(settings, "SITE_URL", "").rstrip("/")
-
-
-@shared_task(bind=True, name="outsmart.mail.send_email", max_retries=MAX_RETRIES, acks_late=True)
-def send_email(self, message: dict[str, Any]) -> None:
-    email = message_build(
-        to=message["to"],
-        subject=message["subject"],
-        text=message["text"],
-        html=message.get("html", ""),
-    )
-    try:
-        email.send()
-    except Exception as exc:
-        if is_transient(exc) and self.request.retries < MAX_RETRIES:
-            countdown = min(RETRY_BACKOFF * 2**self.request.retries, RETRY_BACKOFF_MAX)
-            logger.warning("email send failed (%s), retry in %ss", type(exc).__name__, countdown)
-            raise self.retry(exc=exc, countdown=countdown) from None
-        logger.error("email send failed for good (%s)", type(exc).__name__)
-        raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from outsmart.env import (
@@ -59,12 +60,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "allauth",
     "allauth.account",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "outsmart.accounts",
     "outsmart.audit",
+    "outsmart.emails",
     "outsmart.devtools",
     "offices",
     "invitations",
@@ -75,8 +78,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "outsmart.middleware.RequestIdMiddleware",
+    "outsmart.middleware.PrivatePagesMiddleware",
+    "outsmart.middleware.RequestCharsetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
                 "outsmart.context_processors.site",
                 "offices.context_processors.clinic",
                 "invitations.context_processors.pending",
@@ -119,10 +127,12 @@ REDIS_URL = redis_url("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Answers as an empty cache while Redis is away (sessions come from the database);
+            # rate limits that guard a secret fail closed (outsmart.cache, outsmart.ratelimit).
+            "BACKEND": "outsmart.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "outsmart",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -182,6 +192,8 @@ SUPPORT_EMAIL = env_str("SUPPORT_EMAIL") or "support@outsmart.localhost"
 
 OTP_TOTP_ISSUER = "OutSmart"
 OTP_TOTP_THROTTLE_FACTOR = 1
+# Support may delete a lost authenticator in the admin, never read its secret (key, QR code).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Failed second factors per user before the verify page answers 429 for a while.
 TWO_FACTOR_FAILURE_LIMIT = (10, 15 * 60)
 
@@ -206,6 +218,51 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Addresses that carry a secret: their responses say `Referrer-Policy: no-referrer` and are
+# never cached (outsmart.middleware.PrivatePagesMiddleware); the log redactions below hide them.
+SECRET_PATHS = [
+    r"^/a/",  # access links
+    r"^/invitations/",  # invitation links
+    r"^/accounts/password/reset/key/",
+]
+# No inline script or style anywhere: scripts and stylesheets come from /static/, and a nonce
+# (`{{ request.csp_nonce }}`) is the only way to add an inline one. Forms post only to us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
+# The portal and the clinic need no camera, microphone, location, payment or sensor.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- static files -----------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -281,6 +338,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "outsmart.accounts.tasks.clear_expired_sessions",
         "schedule": 60 * 60,
     },
+    "emails-requeue": {"task": "emails.requeue", "schedule": 60},
+    "emails-purge": {"task": "emails.purge", "schedule": 24 * 60 * 60},
     "invitations-requeue": {"task": "invitations.requeue", "schedule": 60},
     "invitations-expire": {"task": "invitations.expire", "schedule": 10 * 60},
     "accesscodes-requeue": {"task": "accesscodes.requeue", "schedule": 60},
@@ -290,11 +349,14 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # --- logging ----------------------------------------------------------------------------------
 # Patterns whose matches never reach a log line (tokens in paths, secrets in query strings).
+# A path's secret segment is scrubbed whatever it holds (a pasted link with junk in front of
+# the token must not slip through); only the request log's route placeholder is kept.
 LOG_REDACTIONS = [
-    r"(?i)((?:token|code|key|password|otp|secret)=)[^&\s'\"]+",
-    r"(/password/reset/key/)[^/\s'\"]+",
-    r"(/invitations/)(?!\d+/|<)[^/\s'\"]+",
-    r"(/a/)[A-Za-z0-9_-]+",  # access links
+    r"(?i)((?:token|code|key|password|otp|secret)\w*=)[^&\s'\"]+",
+    r"(/password/reset/key/)[^/'\"\r\n]+",
+    r"(/confirm-email/)[^/'\"\r\n]+",  # email verification keys
+    r"(/invitations/)(?!\d+/|<str:token>/)[^/'\"\r\n]+",
+    r"(/a/)(?!<str:token>/)[^/'\"\r\n]+",  # access links
 ]
 LOGGING = {
     "version": 1,
@@ -322,6 +384,10 @@ LOGGING = {
         "django.server": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "outsmart": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "celery": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        # Pinned, whatever level "django" is turned to: its DEBUG lines (a variable missing in a
+        # template) print the whole template context, with the CSRF token and, in an email,
+        # the password-reset or verification link.
+        "django.template": {"level": "INFO"},
     },
 }
 

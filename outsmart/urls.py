@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django_otp.admin import OTPAdminSite
 
 from outsmart import views
@@ -14,6 +13,7 @@ admin.site.site_title = "OutSmart support"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("", include("invitations.invitee_urls")),
     path("accounts/", include("outsmart.accounts.urls")),
     path("accounts/", include("allauth.urls")),
@@ -23,13 +23,13 @@ urlpatterns = [
     path("", include("accesscodes.urls")),
     path("portal/", include("portal.urls")),
     path("a/<str:token>/", portal_entry.link_landing, name="access_link"),
-    path(
-        "admin/login/",
-        RedirectView.as_view(pattern_name="account_login", query_string=True),
-        name="admin_login_redirect",
-    ),
+    path("admin/login/", views.admin_login, name="admin_login_redirect"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "outsmart.views.bad_request"
+handler500 = "outsmart.views.server_error"
+handler429 = "outsmart.views.too_many_requests"  # allauth
 
 if settings.DEBUG:
     urlpatterns.append(path("dev/outbox/", include("outsmart.devtools.urls")))

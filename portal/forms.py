@@ -8,7 +8,7 @@ from allauth.account.adapter import get_adapter
 from django import forms
 
 from accesscodes.words import WORD_COUNT, CodeFormatError, ParsedCode, code_parse
-from outsmart.text import normalise_email, single_line
+from outsmart.text import normalise_email, single_line, validate_email_characters
 
 CODE_FIELDS = [f"code_{i}" for i in range(1, WORD_COUNT + 1)]
 
@@ -101,6 +101,7 @@ class RegisterForm(AccessCodeFieldsMixin, forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,
+        validators=[validate_email_characters],
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         help_text="You log in with it. We send a message to confirm it.",
     )

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from django import forms
 from django.utils import timezone
 
-from outsmart.text import CONTROL, normalise_email, single_line
+from outsmart.text import CONTROL, normalise_email, single_line, validate_email_characters
 
 PHONE_CHARS = re.compile(r"^\+?[0-9 ().-]+$")
 
@@ -40,7 +40,9 @@ class PatientForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="Needed before a medical-records access code can be issued.",
     )
-    email = forms.EmailField(label="Email", max_length=254, required=False)
+    email = forms.EmailField(
+        label="Email", max_length=254, required=False, validators=[validate_email_characters]
+    )
     mobile_phone = forms.CharField(
         label="Mobile phone",
         max_length=32,

@@ -73,6 +73,40 @@ def _isolated_state(settings):
     app.conf.task_always_eager = True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_may_empty_the_audit_log():
+    """The database refuses TRUNCATE of the audit log (outsmart/audit/migrations/0004) except
+    in a test database whose transaction allows it: Django's flush after a transactional test
+    is one TRUNCATE of every table, so it says so first."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        return original(self, ["SET LOCAL outsmart.audit_truncate = 'allow'", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_logs(monkeypatch):
+    """Issue 9, point 7: every test's logs (at DEBUG, redacted and formatted as in production)
+    must not hold a password, OTP, token or access code that the test handled
+    (tests/security/logwatch.py)."""
+    from tests.security.logwatch import SecretWatch
+
+    watch = SecretWatch(monkeypatch).start()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+    leaks = watch.leaks()
+    if leaks:
+        pytest.fail("A secret reached the log output:\n" + "\n".join(map(str, leaks[:10])))
+
+
 # --- personas -------------------------------------------------------------------------------
 @pytest.fixture
 def office(db):
@@ -185,7 +219,15 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server):
+    """A fresh browser context and page. Every browser test also checks that the
+    Content-Security-Policy refused nothing the page needed: a violation means a script or
+    style the policy blocks, i.e. a page that is broken for real users."""
     contexts = []
+    violations: list[str] = []
+
+    def watch(message):
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
 
     def make(width: int = 1280, height: int = 900):
         context = browser.new_context(
@@ -193,11 +235,14 @@ def new_page(browser, live_server):
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, violations
 
 
 @pytest.fixture

@@ -117,3 +117,21 @@ def test_outbox_backend_keeps_messages_and_outbox_page_lists_them(settings, tmp_
 
 def test_outbox_is_not_served_with_debug_off(client):
     assert client.get("/dev/outbox/").status_code == 404
+
+
+def test_healthz_answers_ok_through_the_middleware_without_touching_the_database(
+    client, django_assert_num_queries, admin
+):
+    # A load balancer's probe: plain "ok", through every middleware (request id, security
+    # headers), and no query, so probing never loads the database.
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content == b"ok"
+    assert response["Content-Type"].startswith("text/plain")
+    assert len(response["X-Request-ID"]) == 32
+    assert response["X-Frame-Options"] == "DENY"
+    # A logged-in person without their second factor is sent to it, like everywhere else: the
+    # probe is not a way around the two-factor gate.
+    client.force_login(admin)
+    assert client.get("/healthz").status_code == 302

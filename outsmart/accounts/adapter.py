@@ -6,6 +6,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from django.conf import settings
 from django.contrib.sites.shortcuts import get_current_site
+from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
 from outsmart.audit.services import audit_record
@@ -27,7 +28,9 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request
         ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
         ctx.update(context)
-        message_queue(self.render_mail(template_prefix, email, ctx))
+        message_queue(
+            self.render_mail(template_prefix, email, ctx), name=template_prefix.rsplit("/", 1)[-1]
+        )
 
     def login(self, request, user) -> None:
         super().login(request, user)
@@ -40,10 +43,7 @@ class AccountAdapter(DefaultAccountAdapter):
         super().logout(request)
 
     def authentication_failed(self, request, **credentials) -> None:
-        from outsmart.accounts.models import User
-
-        email = str(credentials.get("email") or credentials.get("username") or "")[:254]
-        known = User.objects.filter(email__iexact=email.strip()).first() if email else None
+        known = _account_of(credentials)
         audit_record(
             action="auth.login_failed",
             actor=None,
@@ -51,3 +51,52 @@ class AccountAdapter(DefaultAccountAdapter):
             request=request,
             detail={"known_account": known is not None},
         )
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        # Over allauth's failed-login limit the password is not even checked: audited too, as
+        # two-factor and access-code throttling are.
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            known = _account_of(credentials)
+            audit_record(
+                action="auth.login_throttled",
+                actor=None,
+                target=known,
+                request=request,
+                detail={"known_account": known is not None},
+            )
+            raise
+
+    def clean_email(self, email: str) -> str:
+        # Every address allauth's forms take (sign up, add an address, password reset): no
+        # control or invisible characters, which Django's email check lets through.
+        from outsmart.text import validate_email_characters
+
+        validate_email_characters(email)
+        return super().clean_email(email)
+
+    def set_password(self, user, password) -> None:
+        """Every password allauth sets (change, reset from an emailed link) is audited. A reset
+        key allauth kept in the session (off the address bar, between the link and the form) is
+        spent now: it is not kept in the session store any longer."""
+        super().set_password(user, password)
+        from allauth.account.views import INTERNAL_RESET_SESSION_KEY
+
+        request = allauth_context.request
+        session = getattr(request, "session", None)
+        reset = session is not None and session.pop(INTERNAL_RESET_SESSION_KEY, None) is not None
+        audit_record(
+            action="auth.password_changed",
+            actor=user,
+            target=user,
+            request=request,
+            detail={"via": "reset" if reset else "change"},
+        )
+
+
+def _account_of(credentials: dict):
+    from outsmart.accounts.models import User
+
+    email = str(credentials.get("email") or credentials.get("username") or "")[:254]
+    return User.objects.filter(email__iexact=email.strip()).first() if email else None

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
 
 from outsmart.accounts.models import User
+from outsmart.text import validate_email_characters
 
 
 @admin.register(User)
@@ -18,3 +20,5 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal = ["groups"]
+    # Support types addresses too: no control or invisible characters (see outsmart.text).
+    formfield_overrides = {models.EmailField: {"validators": [validate_email_characters]}}

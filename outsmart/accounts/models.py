@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 from django_otp.models import Device
 
@@ -46,6 +46,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Support operator: may use the Django admin (with two-factor)."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # Raised to end every session of this person on the server at once (removal from an
+    # office): it is part of the session hash Django checks on each request.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -57,6 +60,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
         ]
+        # Every lookup by address (login, "is this email in use", invitations) is Django's
+        # `email__iexact`, i.e. UPPER(email) = UPPER(%s): without this index each one read the
+        # whole table (bench: 2 ms per lookup at 5,700 accounts, growing with every account).
+        indexes = [models.Index(Upper("email"), name="user_email_upper")]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
@@ -70,6 +77,36 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+    # Django ends a session whose stored hash no longer matches this one (and flushes it from
+    # the store). The password is in it (a password change ends the other sessions), and so is
+    # session_generation; generation 0 keeps Django's own hash, so no session ends on upgrade.
+    def get_session_auth_hash(self) -> str:
+        return self._session_hash(None)
+
+    def get_session_auth_fallback_hash(self):
+        from django.conf import settings
+
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret)
+
+    def _session_hash(self, secret) -> str:
+        if not self.session_generation:
+            return self._get_session_auth_hash(secret=secret)
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "outsmart.accounts.User.get_session_auth_hash",
+            f"{self.password}|{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def sessions_end(self) -> None:
+        """End every session of this person, on every device, from their next request on."""
+        type(self).objects.filter(pk=self.pk).update(
+            session_generation=models.F("session_generation") + 1
+        )
 
 
 class BackupCodeDevice(Device):

@@ -22,7 +22,7 @@ def two_factor_limit() -> ratelimit.Limit:
     from django.conf import settings
 
     count, window = settings.TWO_FACTOR_FAILURE_LIMIT
-    return ratelimit.Limit("two-factor", count, window)
+    return ratelimit.Limit("two-factor", count, window, fail_closed=True)
 
 
 def totp_device_pending(*, user: User) -> TOTPDevice:
@@ -97,14 +97,19 @@ class VerifyResult:
     throttled: bool = False
     retry_after_minutes: int = 0
     used_backup_code: bool = False
+    unavailable: bool = False  # the failure counter cannot be read: nothing was checked
 
 
 def two_factor_verify(*, user: User, token: str, request: HttpRequest) -> VerifyResult:
     """Check a second factor (a code from the authenticator, or a backup code) for the
     password-authenticated session. Failures are audited and counted per user in the shared
-    cache; over the limit nothing is checked until the window passes."""
+    cache; over the limit nothing is checked until the window passes, and nothing either while
+    that counter cannot be read (it fails closed: outsmart.ratelimit)."""
     limit = two_factor_limit()
-    verdict = ratelimit.check(limit, f"user:{user.pk}")
+    try:
+        verdict = ratelimit.check(limit, f"user:{user.pk}")
+    except ratelimit.LimitUnavailable:
+        return VerifyResult(ok=False, unavailable=True)
     if not verdict.allowed:
         audit_record(action="two_factor.throttled", actor=user, target=user, request=request)
         return VerifyResult(
@@ -124,7 +129,10 @@ def two_factor_verify(*, user: User, token: str, request: HttpRequest) -> Verify
             if backup is not None and backup.verify_token(token):
                 device, used_backup = backup, True
     if device is None:
-        verdict = ratelimit.hit(limit, f"user:{user.pk}")
+        try:
+            verdict = ratelimit.hit(limit, f"user:{user.pk}")
+        except ratelimit.LimitUnavailable:
+            verdict = None
         audit_record(
             action="two_factor.failed",
             actor=user,
@@ -132,6 +140,8 @@ def two_factor_verify(*, user: User, token: str, request: HttpRequest) -> Verify
             request=request,
             detail={"kind": "totp" if token.isdigit() else "backup_code"},
         )
+        if verdict is None:  # this failure could not be counted
+            return VerifyResult(ok=False, unavailable=True)
         return VerifyResult(
             ok=False, throttled=not verdict.allowed, retry_after_minutes=verdict.retry_after_minutes
         )

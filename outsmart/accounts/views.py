@@ -20,6 +20,7 @@ from outsmart.accounts.forms import SetupForm, TokenForm
 from outsmart.accounts.models import BackupCode
 from outsmart.accounts.policy import has_authenticator, two_factor_required
 from outsmart.http import safe_next_url
+from outsmart.views import temporarily_unavailable
 
 
 def _next_url(request: HttpRequest, default: str = "home") -> str:
@@ -117,6 +118,10 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
                     "codes from your account page when you run low.",
                 )
             return redirect(next_url)
+        if result.unavailable:
+            return temporarily_unavailable(
+                request, "Sign-in codes cannot be checked right now. Please try again in a minute."
+            )
         if result.throttled:
             response = render(
                 request,

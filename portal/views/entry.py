@@ -3,13 +3,13 @@ access links emailed or texted by a practitioner."""
 
 from __future__ import annotations
 
-import time
 from zoneinfo import ZoneInfo
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.account.views import LoginView
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +18,8 @@ from django.views.decorators.http import require_http_methods
 from accesscodes import services as codes
 from accesscodes.models import AccessCode
 from accesscodes.words import CodeFormatError
-from outsmart.http import client_ip
+from outsmart.http import client_ip, link_remember, link_remembered
+from outsmart.views import temporarily_unavailable
 from portal import services as portal_services
 from portal.access import (
     LINK_CODE_KEY,
@@ -56,13 +57,15 @@ def _identifier(request: HttpRequest, email: str = "") -> str | None:
 
 
 def _throttled(request: HttpRequest, error: codes.Throttled) -> HttpResponse:
+    if isinstance(error, codes.CheckUnavailable):  # the failure counters are away: 503
+        return temporarily_unavailable(request, error.message)
     return render(request, "429.html", {"retry_after_minutes": error.minutes}, status=429)
 
 
 def _link_code(request: HttpRequest) -> AccessCode | None:
     """The medical-records code whose link this browser opened within the last hour."""
-    marker = request.session.get(LINK_CODE_KEY)
-    if not isinstance(marker, dict) or time.time() - marker.get("at", 0) > LINK_CODE_TTL:
+    marker = link_remembered(request, LINK_CODE_KEY, LINK_CODE_TTL)
+    if marker is None:
         return None
     return (
         AccessCode.objects.select_related("office", "patient", "issued_by")
@@ -191,31 +194,23 @@ def link_landing(request: HttpRequest, token: str) -> HttpResponse:
     try:
         access_code = codes.access_link_preview(token=token, ip=client_ip(request), request=request)
     except codes.Throttled as error:
-        return _link_headers(_throttled(request, error))
+        return _throttled(request, error)
     except codes.RedeemError as error:
         status = 404 if error.reason == "unknown" else 410
-        return _link_headers(
-            render(
-                request,
-                "portal/link_problem.html",
-                {"message": error.message, "reason": error.reason},
-                status=status,
-            )
+        return render(
+            request,
+            "portal/link_problem.html",
+            {"message": error.message, "reason": error.reason},
+            status=status,
         )
     if not access_code.is_medical_records:
         session_form_code_add(request, access_code)
-        return _link_headers(redirect("portal:form", form_request_id=access_code.form_request_id))
-    request.session[LINK_CODE_KEY] = {"id": access_code.pk, "at": time.time()}
+        return redirect("portal:form", form_request_id=access_code.form_request_id)
+    link_remember(request, LINK_CODE_KEY, id=access_code.pk)
     request.session.cycle_key()
-    return _link_headers(
-        render(request, "portal/link_landing.html", _landing_context(request, access_code))
-    )
-
-
-def _link_headers(response: HttpResponse) -> HttpResponse:
-    # The token is in this page's address: never send it on as a Referer to another site.
-    response["Referrer-Policy"] = "strict-origin"
-    return response
+    # The landing page itself lives at an address without the token (portal:link_continue);
+    # the token's own address answers no-referrer (outsmart.middleware.PrivatePagesMiddleware).
+    return redirect("portal:link_continue")
 
 
 def _landing_context(request: HttpRequest, access_code: AccessCode) -> dict:
@@ -231,10 +226,13 @@ def _landing_context(request: HttpRequest, access_code: AccessCode) -> dict:
     }
 
 
-@portal_view
+@portal_page
 @require_http_methods(["GET", "POST"])
 def link_continue(request: HttpRequest) -> HttpResponse:
-    """After logging in from a records link: the date of birth, then the access."""
+    """The landing page of a records link opened in this browser: what it unlocks, with
+    "Create an account" / "Log in"; once logged in, the date of birth, then the access."""
+    if request.method == "POST" and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("portal:login"))
     access_code = _link_code(request)
     if access_code is None:
         return render(

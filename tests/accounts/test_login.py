@@ -117,3 +117,19 @@ def test_logout_is_a_post_and_ends_the_session_on_the_server(client, patient):
 
     assert not Session.objects.filter(session_key=key).exists()
     assert AuditEvent.objects.filter(action="auth.logout", actor=patient).exists()
+
+
+def test_looking_up_an_account_by_address_uses_an_index_not_a_table_scan(db):
+    """Login and "is this address in use" run `email__iexact` on every request that needs
+    them: with many accounts a table scan per lookup is what made pages slow (bench/)."""
+    from django.db import connection
+
+    from outsmart.accounts.models import User
+
+    query = User.objects.filter(email__iexact="Someone@Example.com").query
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "user_email_upper" in plan, plan

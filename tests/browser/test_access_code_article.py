@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 import time_machine
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accesscodes.services import access_code_issue
 from offices.models import Office
@@ -218,7 +219,7 @@ def test_a_smart_form_link_is_filled_without_an_account(new_page, screenshot, wi
     page.get_by_label("How much pain do you have today, from 0 to 10?").fill("4")
     screenshot(page, f"article_smart_form_filled_{width}")
     page.get_by_role("button", name="Review answers").click()
-    assert "Pain in my right knee." in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("Pain in my right knee.")
     screenshot(page, f"article_smart_form_review_{width}")
     page.get_by_role("button", name="Submit").click()
     page.get_by_role("heading", name="Thank you!").wait_for()

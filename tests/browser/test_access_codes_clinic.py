@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from accesscodes.models import AccessCode
 from accesscodes.services import access_code_redeem
@@ -45,17 +46,17 @@ def test_practitioner_gives_codes_by_phone_slip_and_email_then_cancels_and_reiss
     # By phone: the four words, large, once.
     page.goto(patient_url)
     codes = page.locator("#access-codes")
-    assert codes.get_by_text("No access codes issued to Olivia yet.").is_visible()
+    expect(codes.get_by_text("No access codes issued to Olivia yet.")).to_be_visible()
     codes.get_by_role("link", name="Medical Records Access Code", exact=True).click()
-    assert page.get_by_role(
-        "heading", name="Medical Records Access Code for Olivia Brown"
-    ).is_visible()
+    expect(
+        page.get_by_role("heading", name="Medical Records Access Code for Olivia Brown")
+    ).to_be_visible()
     page.get_by_role("radio", name=re.compile(r"^Phone")).check()
     page.get_by_role("button", name="Issue code").click()
-    assert page.get_by_role("heading", name="Read these four words to Olivia").is_visible()
+    expect(page.get_by_role("heading", name="Read these four words to Olivia")).to_be_visible()
     read_out = shown_words(page)
     assert len(read_out) == 4
-    assert page.get_by_text("cannot be shown again").is_visible()
+    expect(page.get_by_text("cannot be shown again")).to_be_visible()
     screenshot(page, "access-codes-phone-desktop")
     page.get_by_role("link", name="Done").click()
     page.wait_for_url(re.compile(rf"{patient_url}#access-codes$"))
@@ -66,17 +67,17 @@ def test_practitioner_gives_codes_by_phone_slip_and_email_then_cancels_and_reiss
     page.get_by_role("radio", name=re.compile(r"^Printed slip")).check()
     page.get_by_role("button", name="Issue code").click()
     slip = page.locator("article.slip")
-    assert slip.get_by_role("heading", name="Your Medical Records Access Code").is_visible()
+    expect(slip.get_by_role("heading", name="Your Medical Records Access Code")).to_be_visible()
     printed = shown_words(page)
     assert len(printed) == 4 and printed != read_out
-    assert slip.locator(".qr svg").is_visible()
-    assert slip.get_by_text("Register Here").is_visible()
-    assert page.get_by_role("button", name="Print").is_visible()
+    expect(slip.locator(".qr svg")).to_be_visible()
+    expect(slip.get_by_text("Register Here")).to_be_visible()
+    expect(page.get_by_role("button", name="Print")).to_be_visible()
     screenshot(page, "access-codes-slip-desktop")
     page.emulate_media(media="print")
-    assert not page.get_by_role("button", name="Print").is_visible()
-    assert not page.locator(".site-header").is_visible()
-    assert slip.locator(".qr svg").is_visible()
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    expect(page.locator(".site-header")).to_be_hidden()
+    expect(slip.locator(".qr svg")).to_be_visible()
     screenshot(page, "access-codes-slip-print")
     page.emulate_media(media="screen")
 
@@ -88,8 +89,8 @@ def test_practitioner_gives_codes_by_phone_slip_and_email_then_cancels_and_reiss
     assert page.get_by_label("Email address").input_value() == "olivia.brown@example.net"
     screenshot(page, "access-codes-send-smart-form-desktop")
     page.get_by_role("button", name="Send Smart Form").click()
-    assert page.get_by_role("heading", name="Smart Form sent").is_visible()
-    assert page.get_by_text("olivia.brown@example.net").first.is_visible()
+    expect(page.get_by_role("heading", name="Smart Form sent")).to_be_visible()
+    expect(page.get_by_text("olivia.brown@example.net").first).to_be_visible()
     (email,) = mail.outbox
     assert email.to == ["olivia.brown@example.net"]
 
@@ -97,20 +98,24 @@ def test_practitioner_gives_codes_by_phone_slip_and_email_then_cancels_and_reiss
     # Cancel the code read out on the phone.
     page.goto(patient_url)
     page.locator(f"#access-code-{phone_code.pk}").get_by_role("link", name="Cancel").click()
-    assert page.get_by_role("heading", name="Cancel this Medical Records Access Code?").is_visible()
+    expect(
+        page.get_by_role("heading", name="Cancel this Medical Records Access Code?")
+    ).to_be_visible()
     screenshot(page, "access-codes-cancel-confirm-desktop")
     page.get_by_role("button", name="Cancel code").click()
     page.wait_for_url(re.compile(rf"{patient_url}#access-codes$"))
-    assert page.get_by_text("it can no longer be used").is_visible()
-    assert page.locator(f"#access-code-{phone_code.pk}").get_by_text("Cancelled").first.is_visible()
+    expect(page.get_by_text("it can no longer be used")).to_be_visible()
+    expect(
+        page.locator(f"#access-code-{phone_code.pk}").get_by_text("Cancelled").first
+    ).to_be_visible()
 
     # Reissue the slip by phone instead: the old code is cancelled in the same step.
     page.locator(f"#access-code-{slip_code.pk}").get_by_role("link", name="Reissue").click()
-    assert page.get_by_role("radio", name=re.compile(r"^Printed slip")).is_checked()
+    expect(page.get_by_role("radio", name=re.compile(r"^Printed slip"))).to_be_checked()
     page.get_by_role("radio", name=re.compile(r"^Phone")).check()
     screenshot(page, "access-codes-reissue-desktop")
     page.get_by_role("button", name="Cancel it and issue a new code").click()
-    assert page.get_by_text("The earlier code no longer works").is_visible()
+    expect(page.get_by_text("The earlier code no longer works")).to_be_visible()
     reissued = shown_words(page)
     assert len(reissued) == 4
     # Olivia uses it from her portal account; the clinic sees by whom and when.
@@ -119,10 +124,12 @@ def test_practitioner_gives_codes_by_phone_slip_and_email_then_cancels_and_reiss
     page.get_by_role("link", name="Done").click()
 
     rows = page.locator("#access-codes li.access-code")
-    assert rows.count() == 4
-    assert rows.first.get_by_text("by olivia.b@example.org").is_visible()
-    assert page.locator(f"#access-code-{slip_code.pk}").get_by_text("Replaced").first.is_visible()
-    assert page.locator(f"#access-code-{form_code.pk}").get_by_text("Sent").first.is_visible()
+    expect(rows).to_have_count(4)
+    expect(rows.first.get_by_text("by olivia.b@example.org")).to_be_visible()
+    expect(
+        page.locator(f"#access-code-{slip_code.pk}").get_by_text("Replaced").first
+    ).to_be_visible()
+    expect(page.locator(f"#access-code-{form_code.pk}").get_by_text("Sent").first).to_be_visible()
     screenshot(page, "access-codes-patient-desktop")
     page.locator("#access-codes").screenshot(
         path=str(SCREENSHOTS / "access-codes-section-desktop.png")

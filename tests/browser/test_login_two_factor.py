@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django_otp.oath import TOTP
+from playwright.sync_api import expect
 
 from tests.factories import MembershipFactory
 
@@ -36,7 +37,7 @@ def test_clinic_member_sets_up_two_factor_then_logs_in_with_a_backup_code(
     log_in(page, user.email, password)
 
     page.wait_for_url(re.compile(r"/accounts/two-factor/setup/"))
-    assert page.locator(".qr svg").is_visible()
+    expect(page.locator(".qr svg")).to_be_visible()
     screenshot(page, "two-factor-setup-desktop")
     page.get_by_text("Can’t scan? Enter the key by hand").click()
     key_text = page.locator(".secret-key code").inner_text()
@@ -48,8 +49,8 @@ def test_clinic_member_sets_up_two_factor_then_logs_in_with_a_backup_code(
     screenshot(page, "backup-codes-desktop")
     page.get_by_role("link", name="I have saved my codes — continue").click()
     page.goto("/accounts/")
-    assert page.get_by_role("heading", name="Your account").is_visible()
-    assert page.get_by_text("On", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_text("On", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
     log_in(page, user.email, password)
@@ -57,12 +58,12 @@ def test_clinic_member_sets_up_two_factor_then_logs_in_with_a_backup_code(
     screenshot(page, "two-factor-verify-desktop")
     page.get_by_label("Code").fill("WRONG-CODE0")
     page.get_by_role("button", name="Verify").click()
-    assert page.get_by_text("That code is not right").is_visible()
+    expect(page.get_by_text("That code is not right")).to_be_visible()
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Verify").click()
     # A clinic member lands on their office.
     page.wait_for_url(re.compile(r"/office/$"))
-    assert page.get_by_text("You signed in with a backup code").is_visible()
+    expect(page.get_by_text("You signed in with a backup code")).to_be_visible()
 
 
 def test_login_setup_and_404_pages_at_phone_and_desktop_widths(new_page, screenshot, password):
@@ -74,11 +75,11 @@ def test_login_setup_and_404_pages_at_phone_and_desktop_widths(new_page, screens
         assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
         screenshot(page, f"login-{label}")
         page.goto("/portal/")
-        assert page.get_by_role("link", name="Register Here").is_visible()
+        expect(page.get_by_role("link", name="Register Here")).to_be_visible()
         screenshot(page, f"portal-login-{label}")
         response = page.goto("/this/does/not/exist/")
         assert response.status == 404
-        assert page.get_by_role("heading", name="We can’t find that page").is_visible()
+        expect(page.get_by_role("heading", name="We can’t find that page")).to_be_visible()
         screenshot(page, f"404-{label}")
         log_in(page, user.email, password)
         page.wait_for_url(re.compile(r"/accounts/two-factor/setup/"))

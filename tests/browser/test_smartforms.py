@@ -4,6 +4,7 @@ submitted answers on the patient page, at desktop and phone widths."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from records.models import Patient
 from records.services.smartforms import (
@@ -53,9 +54,9 @@ def test_practitioner_adds_a_question_then_reads_a_patients_answers(new_page, sc
     page = new_page(*DESKTOP)
     log_in_with_two_factor(page, admin, password)
     page.goto("/smart-forms/")
-    assert page.get_by_role("heading", name="Smart Forms").is_visible()
+    expect(page.get_by_role("heading", name="Smart Forms")).to_be_visible()
     page.get_by_role("link", name="Edit New patient intake").click()
-    assert page.get_by_role("heading", name="Edit Smart Form").is_visible()
+    expect(page.get_by_role("heading", name="Edit Smart Form")).to_be_visible()
 
     new = page.locator("li.question-card.is-new").first
     new.get_by_label("Order").fill("3")
@@ -67,7 +68,7 @@ def test_practitioner_adds_a_question_then_reads_a_patients_answers(new_page, sc
     page.get_by_role("button", name="Save changes").click()
 
     page.wait_for_url(re.compile(rf"/smart-forms/{intake.pk}/$"))
-    assert page.get_by_text("“New patient intake” was saved.").is_visible()
+    expect(page.get_by_text("“New patient intake” was saved.")).to_be_visible()
     labels = page.locator(".smartform-sheet .field > label").all_inner_texts()
     assert labels[2] == "Who is your family doctor? (optional)"
     assert len(labels) == 9
@@ -76,19 +77,19 @@ def test_practitioner_adds_a_question_then_reads_a_patients_answers(new_page, sc
     # The answers were given before the edit: they still show the questions as sent.
     page.goto(f"/patients/{patient.pk}/")
     section = page.locator("section", has=page.locator("#forms-h"))
-    assert section.get_by_text("Submitted", exact=True).is_visible()
+    expect(section.get_by_text("Submitted", exact=True)).to_be_visible()
     section.screenshot(path=str(SCREENSHOTS / "smartforms-patient-desktop.png"))
     section.get_by_role("link", name=re.compile("View answers to New patient intake")).click()
-    assert page.get_by_role("heading", name="New patient intake").is_visible()
-    assert page.get_by_text("Pain in my right knee after running").is_visible()
-    assert page.get_by_text("Who is your family doctor?").count() == 0
-    assert page.get_by_text("No answer").is_visible()
+    expect(page.get_by_role("heading", name="New patient intake")).to_be_visible()
+    expect(page.get_by_text("Pain in my right knee after running")).to_be_visible()
+    expect(page.get_by_text("Who is your family doctor?")).to_have_count(0)
+    expect(page.get_by_text("No answer")).to_be_visible()
     screenshot(page, "smartforms-answers-desktop")
 
     # The same session on a phone-sized screen (a second two-factor login in the same
     # 30-second window would reuse the code).
     page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
     page.reload()
-    assert page.get_by_text("Asthma or COPD").is_visible()
+    expect(page.get_by_text("Asthma or COPD")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
     screenshot(page, "smartforms-answers-phone")

@@ -9,17 +9,9 @@ from django.db import transaction
 
 from outsmart.celery import app
 from outsmart.mail import email_queue
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Rollback(Exception):

@@ -34,21 +34,12 @@ from invitations.models import Invitation
 from invitations.tasks import invitation_send, invitations_requeue
 from outsmart.audit.models import AuditEvent
 from outsmart.celery import app
+from tests.support import CLOSED_PORT_BROKER, reset_broker_connections, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 INVITEE = "new.person@example.com"
 LINK = re.compile(r"https?://[^/\s]+/invitations/([A-Za-z0-9_-]+)/(?=\s)")
-CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-def wait_for(predicate, timeout=15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # --- the SMTP server ---------------------------------------------------------------------------
@@ -116,21 +107,6 @@ def smtp_sink(settings):
 
 
 # --- the worker --------------------------------------------------------------------------------
-@pytest.fixture
-def fast_retries(monkeypatch):
-    """Retry after 0.2 s, 0.4 s, 0.5 s... instead of 30 s, 60 s, 120 s..."""
-    monkeypatch.setattr("outsmart.delivery.RETRY_BACKOFF", 0.2)
-    monkeypatch.setattr("outsmart.delivery.RETRY_BACKOFF_MAX", 0.5)
-
-
-def reset_broker_connections() -> None:
-    # The app keeps a connection pool and a producer pool made for the broker URL it first
-    # used; without this a changed broker_url is ignored. (Not force_close_all(): kombu keeps
-    # one pool per broker URL process-wide and would hand the closed pool back later.)
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @contextmanager
 def worker(pool="solo", concurrency=1, purge=True):
     app.conf.task_always_eager = False
@@ -235,7 +211,7 @@ def test_invitation_email_survives_a_transient_smtp_error_and_arrives_once(
         assert audit_actions(invitation).count("invitation.sent") == 1
 
     # The link in the email opens the invitation.
-    response = client.get(f"/invitations/{tokens[0]}/")
+    response = client.get(f"/invitations/{tokens[0]}/", follow=True)
     assert response.status_code == 200
     assert "Lakeside Clinic" in response.content.decode()
 

@@ -13,6 +13,16 @@ def link_path(message) -> str:
     return LINK.search(message.body).group(1)
 
 
+def open_link(client, message, step: str = "") -> str:
+    """Open the email's link in `client` as a browser does: the link's address remembers the
+    invitation in the session and redirects to the page without the token, whose path this
+    returns (`step`: "register/" or "review/")."""
+    response = client.get(link_path(message) + step)
+    assert response.status_code == 302, response.status_code
+    assert response["Referrer-Policy"] == "no-referrer"
+    return response["Location"]
+
+
 @pytest.fixture
 def invite(admin, office, django_capture_on_commit_callbacks):
     """Invite someone as the office admin, with the email sent (eager tasks)."""

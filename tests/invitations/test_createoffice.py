@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from invitations.models import Invitation
 from offices.models import Membership, Office
-from tests.invitations.conftest import link_path
+from tests.invitations.conftest import open_link
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +38,8 @@ def test_createoffice_creates_the_office_and_invites_its_first_admin(
     # The invitee registers and approves: they are the office's admin and are sent to setup.
     office.require_two_factor = False
     office.save()
-    path = link_path(mailoutbox[0])
     client.post(
-        path + "register/",
+        open_link(client, mailoutbox[0], "register/"),
         {
             "security_code": invitation.token,
             "first_name": "Olive",

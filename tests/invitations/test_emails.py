@@ -45,7 +45,7 @@ def test_invitation_email_has_everything_the_invitee_needs(invite, mailoutbox, a
     assert "Accept the invitation" in html and "not spam" in html
     assert "See you Monday!" in html and "<br>" in html
     # The link opens the landing page.
-    assert Client().get(link_path(message)).status_code == 200
+    assert Client().get(link_path(message), follow=True).status_code == 200
 
 
 def test_office_name_with_markup_and_line_breaks_cannot_break_the_email(

@@ -14,7 +14,7 @@ from offices.models import Membership
 from outsmart.accounts.models import User
 from outsmart.audit.models import AuditEvent
 from tests.factories import UserFactory
-from tests.invitations.conftest import link_path
+from tests.invitations.conftest import link_path, open_link
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +169,7 @@ def test_resend_and_revoke_from_the_team_tab(client, admin, verified_login, invi
     response = client.post(reverse("invitations:resend", args=[invitation.pk]), follow=True)
     assert "sent again with a new link" in response.content.decode()
     assert Client().get(old_path).status_code == 404
+    # A browser that opened the old link before the resend cannot go on with it either.
     response = client.post(reverse("invitations:revoke", args=[invitation.pk]), follow=True)
     assert "revoked" in response.content.decode()
     columns = response.content.decode().split('class="team-columns"')[1]
@@ -201,13 +202,18 @@ def test_landing_page_shows_the_offer_and_changes_nothing(client, invite, mailou
     path = link_path(mailoutbox[0])
     before = Invitation.objects.filter(pk=invitation.pk).values().get()
     for _ in range(3):  # a mail scanner, then the person, then a reload
-        response = client.get(path)
+        opened = client.get(path)
+        # The link's token never leaves in a Referer header, and the page the person sees is
+        # at an address without it (see invitations.views.landing).
+        assert opened.status_code == 302 and opened["Location"] == reverse("invitee:open")
+        assert opened["Referrer-Policy"] == "no-referrer"
+        assert "no-store" in opened["Cache-Control"]
+        response = client.get(opened["Location"])
     body = response.content.decode()
     assert response.status_code == 200
     assert "Lakeside Clinic" in body and "practitioner" in body and "Create your account" in body
+    assert invitation.token not in body
     assert "no-store" in response["Cache-Control"]
-    # The link's token never leaves in a Referer header (see invitations.views._private).
-    assert response["Referrer-Policy"] == "strict-origin"
     assert Invitation.objects.filter(pk=invitation.pk).values().get() == before
     assert AuditEvent.objects.filter(action="invitation.viewed").count() == 3
     assert not User.objects.filter(email=invitation.email).exists()
@@ -229,8 +235,10 @@ def test_tampered_links_get_a_clear_page(client, invite, mangle, status, text):
     response = client.get(f"/invitations/{mangle(invitation.token)}/")
     assert response.status_code == status
     assert text in response.content.decode()
-    register = client.post(f"/invitations/{mangle(invitation.token)}/register/", {})
+    register = client.get(f"/invitations/{mangle(invitation.token)}/register/")
     assert register.status_code == status
+    # Nothing was remembered for the next step either.
+    assert client.post(reverse("invitee:open_register"), {}).status_code == 410
     assert not User.objects.filter(email=invitation.email).exists()
 
 
@@ -270,7 +278,7 @@ def test_registration_form_has_the_email_fixed_and_the_security_code_filled_in(
     client, invite, mailoutbox
 ):
     invitation = invite(email="New.Person@example.com")
-    page = client.get(link_path(mailoutbox[0]) + "register/").content.decode()
+    page = client.get(open_link(client, mailoutbox[0], "register/")).content.decode()
     assert 'value="New.Person@example.com"' in page and "disabled" in page
     assert f'value="{invitation.token}"' in page and "Security code" in page
 
@@ -281,7 +289,7 @@ def test_registering_creates_a_verified_account_logs_in_and_leads_to_two_factor_
     from allauth.account.models import EmailAddress
 
     invitation = invite(email="New.Person@example.com")
-    path = link_path(mailoutbox[0]) + "register/"
+    path = open_link(client, mailoutbox[0], "register/")
     response = client.post(
         path,
         {
@@ -313,7 +321,7 @@ def test_office_without_two_factor_goes_straight_to_approve(client, office, invi
     office.save()
     invitation = invite()
     response = client.post(
-        link_path(mailoutbox[0]) + "register/",
+        open_link(client, mailoutbox[0], "register/"),
         {
             "security_code": invitation.token,
             "first_name": "A",
@@ -353,7 +361,7 @@ def test_bad_registration_input_creates_nothing_and_keeps_the_names(
         "password2": STRONG,
         **change,
     }
-    response = client.post(link_path(mailoutbox[0]) + "register/", data)
+    response = client.post(open_link(client, mailoutbox[0], "register/"), data)
     body = response.content.decode()
     assert response.status_code == 400
     assert field_error in body
@@ -368,12 +376,12 @@ def test_existing_account_is_asked_to_log_in_and_lands_on_approve(
 ):
     user = UserFactory(email="has.account@example.com")
     invitation = invite(email="has.account@example.com")
-    path = link_path(mailoutbox[0])
+    path = open_link(client, mailoutbox[0])
     body = client.get(path).content.decode()
     assert "Log in to accept" in body and "Request a review" in body
     assert "Create your account" not in body
     # The registration form refuses to make a second account for the address.
-    assert client.get(path + "register/")["Location"] == path
+    assert client.get(reverse("invitee:open_register"))["Location"] == path
     login = reverse("account_login") + "?next=" + reverse("invitee:detail", args=[invitation.pk])
     response = client.post(login, {"login": user.email, "password": password})
     assert response["Location"] == reverse("invitee:detail", args=[invitation.pk])
@@ -384,7 +392,7 @@ def test_someone_else_logged_in_is_told_and_offered_to_log_out(
 ):
     invite(email="intended@example.com")
     verified_login(patient)
-    body = client.get(link_path(mailoutbox[0])).content.decode()
+    body = client.get(link_path(mailoutbox[0]), follow=True).content.decode()
     assert "You are logged in as" in body and patient.email in body
     assert ">Log out</button>" in body and ">Approve</button>" not in body
 
@@ -449,7 +457,8 @@ def test_address_used_by_another_account_can_request_a_review(
 ):
     UserFactory(email="shared@clinic.example")
     invitation = invite(email="shared@clinic.example")
-    path = link_path(mailoutbox[0]) + "review/"
+    path = open_link(client, mailoutbox[0], "review/")
+    assert path == reverse("invitee:open_review")
     assert client.get(path).status_code == 200
     bad = client.post(path, {"contact_email": "nope", "note": "x"})
     assert bad.status_code == 400 and not ReviewRequest.objects.exists()
@@ -474,8 +483,8 @@ def test_address_used_by_another_account_can_request_a_review(
 
 def test_review_is_only_for_addresses_in_use(client, invite, mailoutbox):
     invite(email="free@example.com")
-    path = link_path(mailoutbox[0])
-    assert client.get(path + "review/")["Location"] == path
+    path = open_link(client, mailoutbox[0])
+    assert client.get(reverse("invitee:open_review"))["Location"] == path
 
 
 def test_support_resolves_a_review_by_inviting_another_address(
@@ -531,6 +540,31 @@ def test_log_out_from_the_landing_page_comes_back_to_it(client, invite, mailoutb
     invite(email="intended@example.com")
     path = link_path(mailoutbox[0])
     client.force_login(patient)
+    page = client.get(path, follow=True).content.decode()
+    # Logging out ends the session that remembered the link: "Log out" comes back through it.
+    assert f'name="next" value="{path}"' in page
     response = client.post(reverse("account_logout"), {"next": path})
     assert response["Location"] == path
-    assert "Create your account" in client.get(path).content.decode()
+    assert "Create your account" in client.get(path, follow=True).content.decode()
+
+
+def test_a_link_opened_before_a_resend_cannot_be_used_after_it(client, invite, admin, mailoutbox):
+    from invitations import services
+
+    invitation = invite()
+    register = open_link(client, mailoutbox[0], "register/")
+    assert client.get(register).status_code == 200
+    services.invitation_resend(invitation=invitation, actor=admin, request=None)
+    response = client.post(register, {"security_code": invitation.token})
+    assert response.status_code == 404
+    assert "recognise this invitation" in response.content.decode()
+    assert not User.objects.filter(email__iexact=invitation.email).exists()
+
+
+def test_an_opened_link_is_remembered_for_an_hour_only(client, invite, mailoutbox):
+    invite()
+    register = open_link(client, mailoutbox[0], "register/")
+    with time_machine.travel(timezone.now() + timedelta(minutes=61)):
+        response = client.get(register)
+    assert response.status_code == 410
+    assert "Open your invitation link again" in response.content.decode()

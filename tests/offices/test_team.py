@@ -56,7 +56,10 @@ def test_removal_takes_effect_on_the_very_next_request_and_tells_the_person(
     membership = Membership.objects.get(user=staff)
     assert membership.removed_at is not None and membership.removed_by == admin
     for url in ("records:patients", "records:schedule", "offices:team"):
-        assert staff_client.get(reverse(url)).status_code == 403
+        # Access ends, and so does the session: the old cookie leads to the login page.
+        response = staff_client.get(reverse(url))
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("account_login"))
     assert mailoutbox[-1].to == [staff.email]
     assert "removed from Lakeside Clinic" in mailoutbox[-1].subject
     event = AuditEvent.objects.get(action="membership.removed")
@@ -78,6 +81,10 @@ def test_removed_member_of_two_offices_keeps_the_other_one(client, admin, staff,
     session.save()
     verified_login(admin)
     client.post(url)
+    # The removal ended the session; logged in again, the other office is still theirs.
+    assert staff_client.get(reverse("records:patients")).status_code == 302
+    staff.refresh_from_db()
+    verified_login(staff, client=staff_client)
     page = staff_client.get(reverse("records:patients"))
     assert page.status_code == 200
     assert "Second Clinic" in page.content.decode()
@@ -259,3 +266,27 @@ def test_clinic_session_ends_after_30_minutes_idle(client, staff, verified_login
         assert re.match(r"^/accounts/login/", response.url)
         assert "_auth_user_id" not in client.session
     assert AuditEvent.objects.filter(action="auth.idle_timeout", actor=staff).exists()
+
+
+def test_team_tab_dates_are_in_the_office_time_zone(client, admin, office, verified_login):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    office.time_zone = "America/Vancouver"
+    office.save()
+    utc = ZoneInfo("UTC")
+    member = MembershipFactory(office=office, role="staff", user__first_name="Late")
+    member.joined_at = datetime(2026, 3, 1, 5, 30, tzinfo=utc)  # Feb 28, 9:30 PM in Vancouver
+    member.save()
+    InvitationFactory(
+        office=office,
+        invited_by=admin,
+        email="evening@example.com",
+        sent_at=datetime(2026, 3, 1, 5, 5, tzinfo=utc),
+        expires_at=datetime(2026, 3, 15, 5, 5, tzinfo=utc),
+    )
+    verified_login(admin)
+    page = client.get(reverse("offices:team")).content.decode()
+    assert "joined Feb 28, 2026" in page
+    assert "sent Feb 28, 2026, 9:05 PM" in page
+    assert "Expired Mar 14" in page  # the sweep has not closed it yet

@@ -6,15 +6,17 @@ register through the invitation link, then complete the office setup themselves.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import validate_email
 from django.db import transaction
 
 from invitations.services import invitation_create
 from offices.models import Office, Role
-from outsmart.text import normalise_email, single_line
+from outsmart.logging import set_request_id
+from outsmart.text import normalise_email, single_line, validate_email
 from records.services.smartforms import smart_forms_install_defaults
 
 
@@ -43,18 +45,24 @@ class Command(BaseCommand):
             raise CommandError(f"--time-zone {time_zone!r} is not a known time zone.")
         if Office.objects.filter(name__iexact=name).exists():
             raise CommandError(f"An office named {name!r} already exists.")
-        with transaction.atomic():
-            office = Office.objects.create(name=name, time_zone=time_zone)
-            smart_forms_install_defaults(office=office)
-            invitation = invitation_create(
-                office=office,
-                email=email,
-                role=Role.PRACTITIONER,
-                is_admin=True,
-                invited_by=None,
-                require_setup=False,
-                enforce_limits=False,
-            )
+        # One id for this run's audit events, as a web request has: the log can say which
+        # operator command made them.
+        set_request_id(f"command-{uuid.uuid4().hex}")
+        try:
+            with transaction.atomic():
+                office = Office.objects.create(name=name, time_zone=time_zone)
+                smart_forms_install_defaults(office=office)
+                invitation = invitation_create(
+                    office=office,
+                    email=email,
+                    role=Role.PRACTITIONER,
+                    is_admin=True,
+                    invited_by=None,
+                    require_setup=False,
+                    enforce_limits=False,
+                )
+        finally:
+            set_request_id(None)
         invitation.refresh_from_db()
         self.stdout.write(f"Created office {office.name!r} (id {office.pk}).")
         if invitation.delivery_state == invitation.Delivery.FAILED:

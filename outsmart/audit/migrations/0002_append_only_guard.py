@@ -1,6 +1,6 @@
 """On PostgreSQL the database itself refuses UPDATE and DELETE on the audit log, so neither a
-bug nor a stray script can rewrite history. TRUNCATE is left to the table owner (the test
-suite empties tables with it between transactional tests). (SQLite, used only by `make run`, has no guard.)"""
+bug nor a stray script can rewrite history. TRUNCATE is refused by 0004. (SQLite, used only by
+`make run`, has no guard.)"""
 
 from django.db import migrations
 

@@ -36,8 +36,9 @@ class Command(BaseCommand):
         self.stdout.write("Pending invitations (their emails, with the links, are in the outbox):")
         for email, _name, role in INVITEES:
             self.stdout.write(f"  {email:34} {role}")
+        site = settings.SITE_URL  # `make run` sets it from HOST and PORT
         self.stdout.write(
-            "Clinic login: http://127.0.0.1:8000/accounts/login/  "
-            "Patient portal: http://127.0.0.1:8000/portal/  "
-            "Sent mail: http://127.0.0.1:8000/dev/outbox/"
+            f"Clinic login: {site}/accounts/login/  "
+            f"Patient portal: {site}/portal/  "
+            f"Sent mail: {site}/dev/outbox/"
         )
