@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", metavar="SCENARIO", help="py-spy flame graph of one worker in SCENARIO"
     )
     parser.add_argument("--out", type=Path, help="results file (default: dated, in results/)")
+    parser.add_argument("--web-workers", type=int, help="gunicorn workers (default: the profile's)")
     args = parser.parse_args(argv)
 
     profile = SMOKE if args.smoke else FULL
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["duration"] = args.duration
     if args.rounds:
         overrides["rounds"] = args.rounds
+    if args.web_workers:
+        overrides["web_workers"] = args.web_workers
     profile = dataclasses.replace(profile, **overrides)
 
     from bench import loadgen
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import results as output
 
     # Partial or shortened runs are not comparable: they stay out of bench/results/.
-    partial = bool(args.only or args.skip_jobs or args.duration or args.rounds)
+    partial = bool(args.only or args.skip_jobs or args.duration or args.rounds or args.web_workers)
     out = args.out or (var / "partial-results.md" if partial else None)
     path = output.write(profile, ids, results, out)
     log(f"\nresults: {path}")

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from django.db.models import Q
+
 from invitations.models import Invitation
 from offices.models import Office, Role
+from offices.selectors import TEAM_PAGE_SIZE
+from outsmart.paging import Slice, slices_by_group
 
 
 def user_pending_invitations(user, limit: int = 20) -> list[Invitation]:
@@ -16,15 +20,21 @@ def user_pending_invitations(user, limit: int = 20) -> list[Invitation]:
     )
 
 
-def office_pending_invitations(office: Office) -> dict[str, list[Invitation]]:
-    """The office's pending invitations by role (expired ones not yet swept included, marked
-    by `is_expired`), for the Practitioners and Staff tab. One query."""
-    columns: dict[str, list[Invitation]] = {Role.PRACTITIONER: [], Role.STAFF: []}
-    rows = (
-        Invitation.objects.filter(office=office, status=Invitation.Status.PENDING)
-        .select_related("invited_by")
-        .order_by("-created_at")
+def office_pending_invitations(
+    office: Office, *, search: str = "", page: int = 1, per_page: int = TEAM_PAGE_SIZE
+) -> dict[str, Slice]:
+    """Page `page` of the office's pending invitations by role, newest first, with each role's
+    total (expired ones not yet swept included, marked by `is_expired`), for the Practitioners
+    and Staff tab. `search`: every word of it is part of the invitee's name or email. One
+    query, whatever the number of invitations."""
+    rows = Invitation.objects.filter(office=office, status=Invitation.Status.PENDING)
+    for term in search.split():
+        rows = rows.filter(Q(name__icontains=term) | Q(email__icontains=term))
+    return slices_by_group(
+        rows.select_related("invited_by"),
+        group="role",
+        groups=Role.values,
+        order_by=("-created_at", "-pk"),
+        page=page,
+        per_page=per_page,
     )
-    for invitation in rows:
-        columns[invitation.role].append(invitation)
-    return columns

@@ -19,6 +19,7 @@ from invitations.forms import InviteForm, RegisterForm, ReviewRequestForm
 from invitations.models import Invitation
 from invitations.selectors import user_pending_invitations
 from offices.access import SESSION_KEY, office_view
+from offices.forms import team_return_url
 from offices.models import Role
 from offices.permissions import Perm
 from outsmart import ratelimit
@@ -106,7 +107,7 @@ def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
             f"Invitation to {invitation.email} sent again with a new link. The old link no "
             "longer works.",
         )
-    return redirect("offices:team")
+    return redirect(team_return_url(request.GET))
 
 
 @office_view(Perm.MANAGE_TEAM)
@@ -121,7 +122,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
         messages.success(
             request, f"Invitation to {invitation.email} revoked. Its link no longer works."
         )
-    return redirect("offices:team")
+    return redirect(team_return_url(request.GET))
 
 
 # --- the invitee's side ----------------------------------------------------------------------

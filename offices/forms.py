@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from django import forms
+from django.http import QueryDict
+from django.urls import reverse
 
 from offices.models import Office, time_zone_choices
 from offices.services import OfficeDetails
-from outsmart.text import single_line
+from outsmart.paging import page_number
+from outsmart.text import CONTROL, single_line
 
 PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
 
@@ -71,3 +75,51 @@ class ActivityFilterForm(forms.Form):
         super().__init__(data)
         self.fields["action"].choices = [("", "All actions")] + [(a, a) for a in actions]
         self.fields["person"].choices = [("", "Everyone")] + [(str(i), n) for i, n in people]
+
+
+SEARCH_MAX_LENGTH = 100
+# Line breaks and tabs too: nobody types them into a search box.
+SEARCH_CONTROL = re.compile(rf"[\t\n\r]|{CONTROL.pattern}")
+
+
+class TeamSearchForm(forms.Form):
+    """The search box of the Practitioners and Staff tab (a GET form: the query is in the URL)."""
+
+    q = forms.CharField(
+        label="Search people",
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        error_messages={
+            "max_length": f"Search for at most {SEARCH_MAX_LENGTH} characters: a name or an "
+            "email address.",
+            "null_characters_not_allowed": "The search contains control characters. Type a "
+            "name or an email address.",
+        },
+    )
+
+    def clean_q(self) -> str:
+        query = self.cleaned_data["q"]
+        if SEARCH_CONTROL.search(query):
+            raise forms.ValidationError(
+                self.fields["q"].error_messages["null_characters_not_allowed"]
+            )
+        return " ".join(query.split())
+
+
+def team_url(*, search: str = "", page: int = 1) -> str:
+    """The Practitioners and Staff tab, showing `search` results, page `page`."""
+    params = {"q": search} if search else {}
+    if page > 1:
+        params["page"] = page
+    url = reverse("offices:team")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def team_return_url(data: QueryDict) -> str:
+    """Where the tab's Remove, Resend and Revoke send the admin back to: the search and page
+    they were on, which the tab's row links and forms carry in their query string (`q`,
+    `page`). Only those two values are read, so this never sends anyone elsewhere."""
+    form = TeamSearchForm(data)
+    if not form.is_valid():
+        return team_url()
+    return team_url(search=form.cleaned_data["q"], page=page_number(data.get("page")))

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from offices.models import Membership, Office, Role
+from outsmart.paging import slices_by_group
 
 
 def user_offices_requiring_two_factor(user) -> QuerySet[Office]:
@@ -23,25 +24,52 @@ def user_active_memberships(user) -> list[Membership]:
     )
 
 
+TEAM_PAGE_SIZE = 25
+MEMBER_ORDER = ("-is_admin", "user__last_name", "user__first_name", "user__email", "pk")
+
+
 @dataclass
 class TeamColumn:
     role: str
     title: str
     members: list[Membership] = field(default_factory=list)
+    total: int = 0  # the role's active members (matching the search), on every page
+    first: int = 0  # position of members[0] in the whole list, from 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.members) - 1 if self.members else 0
 
 
-def office_team(office: Office) -> dict[str, TeamColumn]:
-    """The active members of an office in their two columns, in one query."""
-    columns = {
-        Role.PRACTITIONER: TeamColumn(Role.PRACTITIONER, "Practitioners"),
-        Role.STAFF: TeamColumn(Role.STAFF, "Staff"),
-    }
-    members = (
-        Membership.objects.active()
-        .filter(office=office)
-        .select_related("user")
-        .order_by("-is_admin", "user__last_name", "user__first_name", "user__email")
+def office_team(
+    office: Office, *, search: str = "", page: int = 1, per_page: int = TEAM_PAGE_SIZE
+) -> dict[str, TeamColumn]:
+    """Page `page` of the office's active members in their two columns, with each column's
+    total, in one query whatever the office's size. `search`: every word of it is part of the
+    person's first name, last name or email ("ann smi" finds Anna Smith), in any case."""
+    members = Membership.objects.active().filter(office=office).select_related("user")
+    for term in search.split():
+        members = members.filter(
+            Q(user__first_name__icontains=term)
+            | Q(user__last_name__icontains=term)
+            | Q(user__email__icontains=term)
+        )
+    slices = slices_by_group(
+        members,
+        group="role",
+        groups=Role.values,
+        order_by=MEMBER_ORDER,
+        page=page,
+        per_page=per_page,
     )
-    for membership in members:
-        columns[membership.role].members.append(membership)
-    return columns
+    titles = {Role.PRACTITIONER: "Practitioners", Role.STAFF: "Staff"}
+    return {
+        role: TeamColumn(
+            role,
+            titles[role],
+            members=slices[role].rows,
+            total=slices[role].total,
+            first=slices[role].first,
+        )
+        for role in (Role.PRACTITIONER, Role.STAFF)
+    }

@@ -14,12 +14,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from offices import services
 from offices.access import SESSION_KEY, office_view
-from offices.forms import ActivityFilterForm, OfficeForm
+from offices.forms import ActivityFilterForm, OfficeForm, TeamSearchForm, team_return_url, team_url
 from offices.models import Membership, Role
 from offices.permissions import Perm
-from offices.selectors import office_team
+from offices.selectors import TEAM_PAGE_SIZE, office_team
 from outsmart.audit.models import AuditEvent
 from outsmart.http import reverse_for_ids
+from outsmart.paging import Slice, page_count, page_number
+from outsmart.text import single_line
 
 ACTIVITY_PAGE_SIZE = 50
 
@@ -69,44 +71,79 @@ def office_edit(request: HttpRequest) -> HttpResponse:
 def team(request: HttpRequest) -> HttpResponse:
     from invitations.selectors import office_pending_invitations
 
-    columns = office_team(request.office)
+    office = request.office
+    form = TeamSearchForm(request.GET)
+    valid = form.is_valid()
+    search = form.cleaned_data["q"] if valid else ""
+    page = page_number(request.GET.get("page")) if valid else 1
     can_manage = Perm.MANAGE_TEAM in request.office_perms
-    pending = office_pending_invitations(request.office) if can_manage else {}
+    # One query for both columns' members, one for both columns' pending invitations.
+    columns = office_team(office, search=search, page=page)
+    pending = office_pending_invitations(office, search=search, page=page) if can_manage else {}
+    pages = page_count(
+        [column.total for column in columns.values()] + [s.total for s in pending.values()],
+        TEAM_PAGE_SIZE,
+    )
+    if page > pages:
+        # Past the end (a stale link, or the last person of the last page was just removed):
+        # the last page, at the address that says so.
+        return redirect(team_url(search=search, page=pages))
     # Every row links somewhere: reverse each URL once, not once per row (bench/).
-    tz = ZoneInfo(request.office.time_zone)
+    tz = ZoneInfo(office.time_zone)
     remove_url = reverse_for_ids("offices:remove")
+    # The row's actions bring the admin back to this search and page (team_return_url).
+    here = team_url(search=search, page=page).partition("?")[2]
+    here = f"?{here}" if here else ""
     for column in columns.values():
         for membership in column.members:
-            membership.remove_url = remove_url(membership.pk)
+            membership.remove_url = remove_url(membership.pk) + here
             membership.display_name = membership.user.get_full_name() or membership.user.email
             membership.joined_label = _day(membership.joined_at, tz)
     resend_url = reverse_for_ids("invitations:resend")
     revoke_url = reverse_for_ids("invitations:revoke")
-    for invitations in pending.values():
-        for invitation in invitations:
-            invitation.resend_url = resend_url(invitation.pk)
-            invitation.revoke_url = revoke_url(invitation.pk)
+    for part in pending.values():
+        for invitation in part.rows:
+            invitation.resend_url = resend_url(invitation.pk) + here
+            invitation.revoke_url = revoke_url(invitation.pk) + here
             invitation.sent_label = _day_and_time(invitation.sent_at or invitation.created_at, tz)
             invitation.expires_label = _month_day(invitation.expires_at, tz)
+    no_invitations = Slice()
     context = {
         "tab": "team",
+        "form": form,
+        "search": search,
+        # What was typed, for the search box to show again when it was refused.
+        "typed": search if valid else single_line(request.GET.get("q", "")),
         "columns": [
             {
-                **vars(columns[Role.PRACTITIONER]),
-                "invite_label": "Invite Practitioner",
-                "invite_url": _invite_url(Role.PRACTITIONER),
-                "pending": pending.get(Role.PRACTITIONER, []),
-            },
-            {
-                **vars(columns[Role.STAFF]),
-                "invite_label": "Invite Staff",
-                "invite_url": _invite_url(Role.STAFF),
-                "pending": pending.get(Role.STAFF, []),
-            },
+                "role": role,
+                "title": columns[role].title,
+                "members": columns[role].members,
+                "total": columns[role].total,
+                "first": columns[role].first,
+                "last": columns[role].last,
+                "invite_label": invite_label,
+                "invite_url": _invite_url(role),
+                "pending": pending.get(role, no_invitations),
+            }
+            for role, invite_label in (
+                (Role.PRACTITIONER, "Invite Practitioner"),
+                (Role.STAFF, "Invite Staff"),
+            )
         ],
         "can_manage": can_manage,
+        "page": page,
+        "page_size": TEAM_PAGE_SIZE,
+        # Offices that fit on one page look as they always did: no pager.
+        "pager": {
+            "count": pages,
+            "previous_url": team_url(search=search, page=page - 1) if page > 1 else "",
+            "next_url": team_url(search=search, page=page + 1) if page < pages else "",
+        }
+        if pages > 1
+        else None,
     }
-    return render(request, "offices/team.html", context)
+    return render(request, "offices/team.html", context, status=200 if valid else 400)
 
 
 # The tab shows up to three dates per row; the `date` template filter costs ~0.1 ms each, which
@@ -140,6 +177,9 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _office_membership(request, membership_id)
     if membership.user_id == request.user.pk:
         return redirect("offices:leave")
+    # The tab's search and page ride along in the query string (the form posts to this same
+    # address), so that the admin lands back where they were.
+    back = team_return_url(request.GET)
     if request.method == "POST":
         try:
             services.membership_remove(
@@ -149,11 +189,15 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
             messages.error(request, str(error))
         else:
             messages.success(request, f"{membership.user} was removed from {request.office}.")
-        return redirect("offices:team")
+        return redirect(back)
     if not membership.is_active:
         messages.error(request, f"{membership.user} was already removed from this office.")
-        return redirect("offices:team")
-    return render(request, "offices/remove_confirm.html", {"member": membership, "tab": "team"})
+        return redirect(back)
+    return render(
+        request,
+        "offices/remove_confirm.html",
+        {"member": membership, "tab": "team", "back": back},
+    )
 
 
 @office_view(Perm.VIEW_OFFICE)

@@ -689,6 +689,14 @@ FORMS: list[Form] = [
         examples=20,
     ),
     Form(
+        "offices:team",
+        CLINIC,
+        lambda w: [("q", "Lopez"), ("page", "2")],
+        intruders=CLINIC_INTRUDERS,
+        method="GET",
+        examples=20,
+    ),
+    Form(
         "offices:activity",
         ("admin",),
         lambda w: [("action", "patient.created"), ("person", str(w.admin.pk)), ("page", "2")],
@@ -769,7 +777,6 @@ EXCLUDED = {
     "account_reset_password_from_key_done": GET_ONLY,
     "account_inactive": GET_ONLY,
     "offices:detail": NO_INPUT,
-    "offices:team": NO_INPUT,
     "records:patient": NO_INPUT,
     "records:treatment_plan_history": NO_INPUT,
     "records:smartforms": NO_INPUT,
