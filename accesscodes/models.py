@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.indexes import HashIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -69,18 +70,21 @@ class AccessCode(models.Model):
     patient = models.ForeignKey(
         "records.Patient", on_delete=models.PROTECT, related_name="access_codes", db_index=False
     )
+    # The nullable foreign keys are indexed in Meta, only where set: see the indexes there.
     form_request = models.ForeignKey(
         "records.FormRequest",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="access_codes",
+        db_index=False,
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
 
     # Indexed in Meta, not with db_index/unique: on PostgreSQL those add a second, LIKE-only
     # index of every digest, which nothing queries and every write (the expiry of a million
-    # codes above all) must update too (bench/README.md).
+    # codes above all) must update too (bench/README.md). Hash indexes: lookups are by
+    # equality only, and a hash index entry is a 4-byte hash, not the 64-character digest.
     code_digest = models.CharField(max_length=64)
     link_digest = models.CharField(max_length=64)
     sealed = models.TextField(blank=True, help_text="Encrypted code and link, only until sent.")
@@ -94,8 +98,10 @@ class AccessCode(models.Model):
     # The issue form's one-time key: a repeated POST (double click, reload) finds this row
     # instead of issuing a second code.
     issue_key = models.CharField(max_length=32, blank=True)
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    # One-to-one (accesscode_replaces_unique), as a foreign key: a OneToOneField's unique
+    # index would hold every row's NULL. The property `replaced_by` reads it the other way.
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -109,11 +115,21 @@ class AccessCode(models.Model):
 
     redeemed_at = models.DateTimeField(null=True, blank=True)
     redeemed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     cancel_reason = models.CharField(max_length=16, choices=CancelReason.choices, blank=True)
     dob_failures = models.PositiveSmallIntegerField(default=0)
@@ -129,7 +145,19 @@ class AccessCode(models.Model):
                 condition=Q(status="active"),
                 name="accesscode_active_code_unique",
             ),
-            models.UniqueConstraint(fields=["link_digest"], name="accesscode_link_digest_unique"),
+            # Two usable links with the same token would be as ambiguous. Retired rows are left
+            # out: two never share a 144-bit token, and the expiry would fill a full index.
+            models.UniqueConstraint(
+                fields=["link_digest"],
+                condition=Q(status="active"),
+                name="accesscode_active_link_unique",
+            ),
+            # A code is replaced at most once (see `replaces`).
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=Q(replaces__isnull=False),
+                name="accesscode_replaces_unique",
+            ),
             models.UniqueConstraint(
                 fields=["issued_by", "issue_key"],
                 condition=~Q(issue_key=""),
@@ -141,9 +169,15 @@ class AccessCode(models.Model):
                 name="accesscode_smart_form_has_request",
             ),
         ]
+        # Expiring a code writes a new version of its row and an entry into every index whose
+        # condition the new version meets (status is in the conditions: no HOT update), and
+        # the expiry job may meet a million codes at once (bench/README.md). Hence hash
+        # indexes for the digests, and the nullable foreign keys indexed only where set.
         indexes = [
-            # Redemption finds a code by the keyed hash of what was typed, whatever its status.
-            models.Index(fields=["code_digest"], name="accesscode_code_digest"),
+            # Redemption finds a code by the keyed hash of what was typed or of the link's
+            # token, whatever its status.
+            HashIndex(fields=["code_digest"], name="accesscode_code_digest_hash"),
+            HashIndex(fields=["link_digest"], name="accesscode_link_digest_hash"),
             models.Index(fields=["patient", "-issued_at"], name="accesscode_patient"),
             # The expiry job's one UPDATE walks only active rows, by expiry.
             models.Index(
@@ -161,10 +195,33 @@ class AccessCode(models.Model):
                 ),
                 name="accesscode_reminder_due",
             ),
+            # Protected deletes of users and Smart Form requests, and the form's codes when it
+            # is submitted, look codes up by these.
+            models.Index(
+                fields=["form_request"],
+                condition=Q(form_request__isnull=False),
+                name="accesscode_form_request",
+            ),
+            models.Index(
+                fields=["redeemed_by"],
+                condition=Q(redeemed_by__isnull=False),
+                name="accesscode_redeemed_by",
+            ),
+            models.Index(
+                fields=["cancelled_by"],
+                condition=Q(cancelled_by__isnull=False),
+                name="accesscode_cancelled_by",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} for patient {self.patient_id}"
+
+    @property
+    def replaced_by(self) -> AccessCode | None:
+        """The code issued in this one's place, if any (there is at most one). One query per
+        call: lists read the `is_replaced` annotation instead (selectors)."""
+        return AccessCode.objects.filter(replaces=self).first() if self.pk else None
 
     @property
     def is_medical_records(self) -> bool:

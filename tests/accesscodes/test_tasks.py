@@ -25,7 +25,7 @@ from accesscodes.tasks import (
 from outsmart import sms
 from outsmart.audit.models import AuditEvent
 from outsmart.sms import BaseSmsBackend, SmsError
-from tests.accesscodes.conftest import ANNA_DOB, ANNA_EMAIL, ANNA_MOBILE
+from tests.accesscodes.conftest import ANNA_DOB, ANNA_EMAIL, ANNA_MOBILE, copy_codes
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -176,26 +176,6 @@ def test_a_code_stopped_before_the_worker_runs_is_not_sent(issue, practitioner, 
 
 
 # --- expiry -------------------------------------------------------------------------------------
-def copy_codes(template: AccessCode, n: int, *, first: int, expires_at, status="active", sealed=""):
-    """`n` copies of `template` with made-up digests, written by one INSERT ... SELECT: fast
-    enough for 100,000 rows, and it follows the model's columns."""
-    columns = [
-        field.column
-        for field in AccessCode._meta.concrete_fields
-        if field.column
-        not in {"id", "code_digest", "link_digest", "expires_at", "status", "sealed"}
-    ]
-    names = ", ".join(f'"{column}"' for column in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO accesscodes_accesscode ({names}, code_digest, link_digest, "  # noqa: S608
-            "expires_at, status, sealed) "
-            f"SELECT {names}, lpad(to_hex(g), 64, '0'), 'l' || lpad(to_hex(g), 63, '0'), "
-            "%s, %s, %s FROM accesscodes_accesscode, generate_series(%s, %s) AS g WHERE id = %s",
-            [expires_at, status, sealed, first, first + n - 1, template.pk],
-        )
-
-
 def test_expiry_task_marks_100000_codes_in_one_statement(issue, django_assert_num_queries):
     # The database clock: the task compares with the statement's time, which is later.
     now = database_now()
