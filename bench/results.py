@@ -35,6 +35,7 @@ def scenario_rows(results: dict) -> tuple[list[list], list[tuple[str, bool | Non
     first = rounds[0]["scenarios"]
     last = rounds[-1]["scenarios"] if len(rounds) > 1 else None
     ceiling = first.get("ceiling", {}).get("rps") or 0
+    signed_in = first.get("ceiling_session", {}).get("rps") or 0
     ceiling_last = (last or {}).get("ceiling", {}).get("rps") or 0
     rows, verdicts = [], []
     for key, meta in results["scenarios"].items():
@@ -56,6 +57,7 @@ def scenario_rows(results: dict) -> tuple[list[list], list[tuple[str, bool | Non
             _ms(run["p50_ms"]),
             _ms(run["p99_ms"]),
             "1.00" if key == "ceiling" else f"{ratio:.2f}",
+            f"{run['rps'] / signed_in:.2f}" if signed_in else "—",
             results["queries"].get(key, "—"),
             ", ".join(wanted) or "—",
             report.verdict(ok),
@@ -110,6 +112,7 @@ def render(profile: Profile, results: dict) -> str:
         "p50 ms",
         "p99 ms",
         "ratio to ceiling",
+        "ratio to signed-in ceiling",
         "queries/request",
         "target",
         "result",
@@ -263,12 +266,13 @@ def render(profile: Profile, results: dict) -> str:
 def summary(results: dict) -> str:
     rows, _ = scenario_rows(results)
     lines = [
-        f"{'scenario':44} {'req/s':>7} {'p50':>7} {'p99':>7} {'ratio':>6} {'queries':>7}  result"
+        f"{'scenario':44} {'req/s':>7} {'p50':>7} {'p99':>7} {'ratio':>6} {'signed':>6} "
+        f"{'queries':>7}  result"
     ]
     for row in rows:
         lines.append(
-            f"{row[0][:44]:44} {row[1]:>7} {row[2]:>7} {row[3]:>7} {row[4]:>6} "
-            f"{row[5]!s:>7}  {row[7]}"
+            f"{row[0][:44]:44} {row[1]:>7} {row[2]:>7} {row[3]:>7} {row[4]:>6} {row[5]:>6} "
+            f"{row[6]!s:>7}  {row[8]}"
         )
     if results.get("rounds"):
         rss = results["rounds"][-1]["rss"]
