@@ -133,3 +133,18 @@ def test_looking_up_an_account_by_address_uses_an_index_not_a_table_scan(db):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "user_email_upper" in plan, plan
+
+
+def test_is_this_address_in_use_looks_up_email_addresses_by_an_index(db):
+    """The same for allauth's email addresses, which every invitation landing page and
+    registration asks about: a 2.4 ms table scan per request at 5,600 accounts (bench/)."""
+    from allauth.account.models import EmailAddress
+    from django.db import connection
+
+    query = EmailAddress.objects.filter(email__iexact="Someone@Example.com").query
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "account_emailaddress_email_upper" in plan, plan
