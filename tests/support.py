@@ -1,4 +1,4 @@
-"""Helpers the tests that run real workers and brokers share."""
+"""Helpers tests share: waiting on real workers and brokers, reading query plans."""
 
 from __future__ import annotations
 
@@ -25,3 +25,15 @@ def reset_broker_connections() -> None:
 
     app._pool = None
     app.amqp._producer_pool = None
+
+
+def query_plan(sql: str, params=None, *, seqscan: bool = True) -> str:
+    """PostgreSQL's plan for `sql`. With `seqscan=False` a table scan is only chosen when no
+    index can serve the query at all, which is what "an index serves it" tests ask."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if not seqscan:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())

@@ -26,6 +26,7 @@ from accesscodes.services import (
     link_digest,
 )
 from tests.accesscodes.conftest import ANNA_DOB, copy_codes
+from tests.support import query_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -41,9 +42,7 @@ def lookup_plan(call, column: str) -> str:
     with CaptureQueriesContext(connection) as captured:
         call()
     [sql] = [q["sql"] for q in captured if f'"accesscodes_accesscode"."{column}" = ' in q["sql"]]
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {sql}")
-        return "\n".join(row[0] for row in cursor.fetchall())
+    return query_plan(sql)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from outsmart.accounts.models import User
 from outsmart.audit.models import AuditEvent
+from tests.support import query_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -122,16 +123,8 @@ def test_logout_is_a_post_and_ends_the_session_on_the_server(client, patient):
 def test_looking_up_an_account_by_address_uses_an_index_not_a_table_scan(db):
     """Login and "is this address in use" run `email__iexact` on every request that needs
     them: with many accounts a table scan per lookup is what made pages slow (bench/)."""
-    from django.db import connection
-
-    from outsmart.accounts.models import User
-
-    query = User.objects.filter(email__iexact="Someone@Example.com").query
-    sql, params = query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    sql, params = User.objects.filter(email__iexact="Someone@Example.com").query.sql_with_params()
+    plan = query_plan(sql, params, seqscan=False)
     assert "user_email_upper" in plan, plan
 
 
@@ -139,12 +132,7 @@ def test_is_this_address_in_use_looks_up_email_addresses_by_an_index(db):
     """The same for allauth's email addresses, which every invitation landing page and
     registration asks about: a 2.4 ms table scan per request at 5,600 accounts (bench/)."""
     from allauth.account.models import EmailAddress
-    from django.db import connection
 
     query = EmailAddress.objects.filter(email__iexact="Someone@Example.com").query
-    sql, params = query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = query_plan(*query.sql_with_params(), seqscan=False)
     assert "account_emailaddress_email_upper" in plan, plan
