@@ -63,28 +63,24 @@ _SHOWN = (
 
 
 def _codes(*, with_patient: bool = True):
+    """Codes with what the patient page shows of them. `with_patient=False` when the caller
+    already holds the patient (its list of codes): then only the shown columns are loaded."""
     from portal.models import PortalAccess
 
     open_access = PortalAccess.objects.filter(access_code=OuterRef("pk"), revoked_at=None)
     replaced = AccessCode.objects.filter(replaces=OuterRef("pk"))
-    related = ["issued_by", "redeemed_by", "cancelled_by", "form_request"]
-    if with_patient:
-        return (
-            AccessCode.objects.select_related("patient", *related)
-            .defer(
-                "sealed",
-                "code_digest",
-                "link_digest",
-                "form_request__questions",
-                "form_request__answers",
-                "form_request__instructions",
-            )
-            .annotate(has_open_access=Exists(open_access), is_replaced=Exists(replaced))
-        )
-    return (
-        AccessCode.objects.select_related(*related)
-        .only(*_SHOWN)
-        .annotate(has_open_access=Exists(open_access), is_replaced=Exists(replaced))
+    codes = AccessCode.objects.select_related(
+        "issued_by", "redeemed_by", "cancelled_by", "form_request"
+    ).annotate(has_open_access=Exists(open_access), is_replaced=Exists(replaced))
+    if not with_patient:
+        return codes.only(*_SHOWN)
+    return codes.select_related("patient").defer(
+        "sealed",
+        "code_digest",
+        "link_digest",
+        "form_request__questions",
+        "form_request__answers",
+        "form_request__instructions",
     )
 
 

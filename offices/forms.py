@@ -106,13 +106,17 @@ class TeamSearchForm(forms.Form):
         return " ".join(query.split())
 
 
-def team_url(*, search: str = "", page: int = 1) -> str:
-    """The Practitioners and Staff tab, showing `search` results, page `page`."""
+def team_query(*, search: str = "", page: int = 1) -> str:
+    """The query string ("?q=...&page=2", or "") that shows `search` results, page `page`."""
     params = {"q": search} if search else {}
     if page > 1:
         params["page"] = page
-    url = reverse("offices:team")
-    return f"{url}?{urlencode(params)}" if params else url
+    return f"?{urlencode(params)}" if params else ""
+
+
+def team_url(*, search: str = "", page: int = 1) -> str:
+    """The Practitioners and Staff tab, showing `search` results, page `page`."""
+    return reverse("offices:team") + team_query(search=search, page=page)
 
 
 def team_return_url(data: QueryDict) -> str:

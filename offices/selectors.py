@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from django.db.models import Q, QuerySet
 
 from offices.models import Membership, Office, Role
-from outsmart.paging import slices_by_group
+from outsmart.paging import Slice, slices_by_group
 
 
 def user_offices_requiring_two_factor(user) -> QuerySet[Office]:
@@ -28,25 +26,12 @@ TEAM_PAGE_SIZE = 25
 MEMBER_ORDER = ("-is_admin", "user__last_name", "user__first_name", "user__email", "pk")
 
 
-@dataclass
-class TeamColumn:
-    role: str
-    title: str
-    members: list[Membership] = field(default_factory=list)
-    total: int = 0  # the role's active members (matching the search), on every page
-    first: int = 0  # position of members[0] in the whole list, from 1
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.members) - 1 if self.members else 0
-
-
 def office_team(
     office: Office, *, search: str = "", page: int = 1, per_page: int = TEAM_PAGE_SIZE
-) -> dict[str, TeamColumn]:
-    """Page `page` of the office's active members in their two columns, with each column's
-    total, in one query whatever the office's size. `search`: every word of it is part of the
-    person's first name, last name or email ("ann smi" finds Anna Smith), in any case."""
+) -> dict[str, Slice]:
+    """Page `page` of the office's active members by role, with each role's total, in one
+    query whatever the office's size. `search`: every word of it is part of the person's first
+    name, last name or email ("ann smi" finds Anna Smith), in any case."""
     members = Membership.objects.active().filter(office=office).select_related("user")
     for term in search.split():
         members = members.filter(
@@ -54,7 +39,7 @@ def office_team(
             | Q(user__last_name__icontains=term)
             | Q(user__email__icontains=term)
         )
-    slices = slices_by_group(
+    return slices_by_group(
         members,
         group="role",
         groups=Role.values,
@@ -62,14 +47,3 @@ def office_team(
         page=page,
         per_page=per_page,
     )
-    titles = {Role.PRACTITIONER: "Practitioners", Role.STAFF: "Staff"}
-    return {
-        role: TeamColumn(
-            role,
-            titles[role],
-            members=slices[role].rows,
-            total=slices[role].total,
-            first=slices[role].first,
-        )
-        for role in (Role.PRACTITIONER, Role.STAFF)
-    }

@@ -14,7 +14,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from offices import services
 from offices.access import SESSION_KEY, office_view
-from offices.forms import ActivityFilterForm, OfficeForm, TeamSearchForm, team_return_url, team_url
+from offices.forms import (
+    ActivityFilterForm,
+    OfficeForm,
+    TeamSearchForm,
+    team_query,
+    team_return_url,
+    team_url,
+)
 from offices.models import Membership, Role
 from offices.permissions import Perm
 from offices.selectors import TEAM_PAGE_SIZE, office_team
@@ -80,10 +87,7 @@ def team(request: HttpRequest) -> HttpResponse:
     # One query for both columns' members, one for both columns' pending invitations.
     columns = office_team(office, search=search, page=page)
     pending = office_pending_invitations(office, search=search, page=page) if can_manage else {}
-    pages = page_count(
-        [column.total for column in columns.values()] + [s.total for s in pending.values()],
-        TEAM_PAGE_SIZE,
-    )
+    pages = page_count([s.total for s in [*columns.values(), *pending.values()]], TEAM_PAGE_SIZE)
     if page > pages:
         # Past the end (a stale link, or the last person of the last page was just removed):
         # the last page, at the address that says so.
@@ -92,10 +96,9 @@ def team(request: HttpRequest) -> HttpResponse:
     tz = ZoneInfo(office.time_zone)
     remove_url = reverse_for_ids("offices:remove")
     # The row's actions bring the admin back to this search and page (team_return_url).
-    here = team_url(search=search, page=page).partition("?")[2]
-    here = f"?{here}" if here else ""
+    here = team_query(search=search, page=page)
     for column in columns.values():
-        for membership in column.members:
+        for membership in column.rows:
             membership.remove_url = remove_url(membership.pk) + here
             membership.display_name = membership.user.get_full_name() or membership.user.email
             membership.joined_label = _day(membership.joined_at, tz)
@@ -117,8 +120,8 @@ def team(request: HttpRequest) -> HttpResponse:
         "columns": [
             {
                 "role": role,
-                "title": columns[role].title,
-                "members": columns[role].members,
+                "title": title,
+                "members": columns[role].rows,
                 "total": columns[role].total,
                 "first": columns[role].first,
                 "last": columns[role].last,
@@ -126,9 +129,9 @@ def team(request: HttpRequest) -> HttpResponse:
                 "invite_url": _invite_url(role),
                 "pending": pending.get(role, no_invitations),
             }
-            for role, invite_label in (
-                (Role.PRACTITIONER, "Invite Practitioner"),
-                (Role.STAFF, "Invite Staff"),
+            for role, title, invite_label in (
+                (Role.PRACTITIONER, "Practitioners", "Invite Practitioner"),
+                (Role.STAFF, "Staff", "Invite Staff"),
             )
         ],
         "can_manage": can_manage,
